@@ -1,0 +1,150 @@
+# tui: plain GNU make.
+#
+#   make                 build build/tui
+#   make test            install missing Debian packages, build, run all tests
+#   make bench           benchmarks against the Python route (docs/benchmarks.md)
+#   make install PREFIX=/usr/local
+#   TORCH=off|auto|<libtorch prefix>   trainer and shim (auto: Debian's libtorch)
+#   SANITIZE=address,undefined         sanitizer build (in build-san/)
+
+CC ?= cc
+CXX ?= c++
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+TORCH ?= auto
+SANITIZE ?=
+PYTHON ?= /usr/bin/python3
+VERSION := 0.1.0
+
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build-san
+endif
+
+# --- libtorch ------------------------------------------------------------
+ifeq ($(TORCH),auto)
+  ifneq ($(wildcard /usr/include/torch/csrc/api/include/torch/torch.h),)
+    TORCH_PREFIX := /usr
+  endif
+else ifneq ($(TORCH),off)
+  TORCH_PREFIX := $(TORCH)
+endif
+
+# --- flags ---------------------------------------------------------------
+PKGS := yaml-0.1 libcjson zlib nettle
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ifeq ($(shell $(PKG_CONFIG) ncursesw && echo 1),1)
+  CURSES_CFLAGS := $(shell $(PKG_CONFIG) --cflags ncursesw)
+  CURSES_LIBS := $(shell $(PKG_CONFIG) --libs ncursesw)
+else
+  CURSES_LIBS := -lncursesw
+endif
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow
+CFLAGS_ALL := -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -DTUI_VERSION=\"$(VERSION)\" \
+	$(PKG_CFLAGS) $(CURSES_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS)
+ifneq ($(SANITIZE),)
+  SAN := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  CFLAGS_ALL += $(SAN)
+  LDFLAGS_ALL += $(SAN)
+endif
+DEPFLAGS = -MMD -MP
+
+# --- sources -------------------------------------------------------------
+LIB_SRC := $(wildcard tui/core/*.c) $(wildcard tui/formats/*.c)
+CLI_SRC := tui/main.c $(wildcard tui/cli/*.c)
+UI_SRC := $(wildcard tui/ui/*.c)
+TRAIN_SRC := $(wildcard tui/train/*.c)
+SHIM_SRC := $(wildcard shim/*.cpp)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o) $(UI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBS := $(PKG_LIBS) $(CURSES_LIBS) -lm
+LINK := $(CC)
+
+ifdef TORCH_PREFIX
+  TORCH_INC := -isystem $(TORCH_PREFIX)/include \
+	-isystem $(TORCH_PREFIX)/include/torch/csrc/api/include
+  ifeq ($(TORCH_PREFIX),/usr)
+    TORCH_LIBDIR := /usr/lib/$(shell $(CC) -dumpmachine)
+  else
+    TORCH_LIBDIR := $(TORCH_PREFIX)/lib
+  endif
+  TORCH_LIBS := -L$(TORCH_LIBDIR) -Wl,-rpath,$(TORCH_LIBDIR) \
+	-Wl,--no-as-needed $(if $(wildcard $(TORCH_LIBDIR)/libtorch_cuda.so),-ltorch_cuda) \
+	-ltorch_cpu -ltorch -lc10 -Wl,--as-needed
+  CXXFLAGS_ALL := -std=c++17 $(OPT) -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
+	$(if $(SANITIZE),$(SAN))
+  APP_OBJ += $(TRAIN_SRC:%.c=$(BUILD)/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/%.o)
+  CFLAGS_ALL += -DTUI_TORCH=1
+  LIBS += $(TORCH_LIBS)
+  LINK := $(CXX)
+endif
+
+.PHONY: all test unit check-cli deps bench install clean fixtures help
+all: $(BUILD)/tui
+
+help:
+	@sed -n '3,9p' Makefile
+
+# Rebuild everything when the flags change (redis's .make-settings).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CFLAGS_ALL) $(LDFLAGS_ALL) $(LIBS) $(CXXFLAGS_ALL)' | cmp -s - $@ || \
+	  echo '$(CFLAGS_ALL) $(LDFLAGS_ALL) $(LIBS) $(CXXFLAGS_ALL)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cpp $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/libtui.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tui: $(APP_OBJ) $(BUILD)/libtui.a
+	$(LINK) $(LDFLAGS_ALL) -o $@ $(APP_OBJ) $(BUILD)/libtui.a $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtui.a $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -o $@ $< $(BUILD)/libtui.a $(LDFLAGS_ALL) $(PKG_LIBS) -lm
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- dependencies (Debian) -------------------------------------------------
+deps:
+	@sh tests/deps.sh
+
+# --- tests ---------------------------------------------------------------
+unit: $(TEST_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+fixtures: all
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/fixtures/make.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tui/presets \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/tui $(DESTDIR)$(PREFIX)/bin/tui
+	$(if $(wildcard presets/*.yaml),install -m 644 presets/*.yaml $(DESTDIR)$(PREFIX)/share/tui/presets/)
+	$(if $(wildcard docs/tui.1),install -m 644 docs/tui.1 $(DESTDIR)$(PREFIX)/share/man/man1/tui.1)
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,59 @@
+#!/bin/sh
+# run.sh: runs every test and prints the total as "N passed, N failed".
+#
+# Each test program (tests/unit/test_*.c built into $BUILD/tests, and
+# tests/cli/*.sh, tests/parity/*.py) prints lines "NAME: N passed,
+# N failed" and exits non-zero on failure. Fixtures are made first.
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export BUILD PYTHON
+TUI=$(pwd)/$BUILD/tui
+export TUI
+FIX=$(pwd)/$BUILD/fixtures
+export FIX
+passed=0
+failed=0
+log=$BUILD/test.log
+: > "$log"
+
+if ! sh tests/fixtures/make.sh; then
+    echo "fixtures: generation failed"
+    failed=$((failed + 1))
+fi
+
+run_one() {
+    name=$1
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" >> "$log"
+    line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    p=$(printf '%s' "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/')
+    f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    [ -n "$p" ] || p=0
+    [ -n "$f" ] || f=0
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" -ne 0 ]; then
+        printf 'FAIL %-28s %s passed, %s failed\n' "$name" "$p" "$f"
+        printf '%s\n' "$out" | grep -v ' passed, ' | head -n 40 | sed 's/^/    /'
+    else
+        printf 'ok   %-28s %s passed\n' "$name" "$p"
+    fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for t in tests/cli/*.sh; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t")" sh "$t"
+done
+for t in tests/parity/*.py; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t")" "$PYTHON" "$t"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

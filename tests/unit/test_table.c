@@ -1,0 +1,90 @@
+/* test_table.c: the tensor table. */
+#include "check.h"
+
+#include "../../tui/core/err.h"
+#include "../../tui/core/table.h"
+
+static void test_add_and_find(void)
+{
+    table t;
+    table_init(&t);
+    uint64_t shape[] = {64, 3, 7, 7};
+    long i = table_add(&t, "conv1.weight", 12, DT_F32, 4, shape);
+    CHECK(i == 0);
+    CHECK_EQ_U64(table_at(&t, 0)->numel, 9408);
+    CHECK_EQ_U64(table_at(&t, 0)->nbytes, 37632);
+    CHECK_STR(table_name(&t, 0), "conv1.weight");
+    CHECK(table_find(&t, "conv1.weight", 12) == 0);
+    CHECK(table_find(&t, "conv1.bias", 10) == -1);
+    /* duplicate refused, table unchanged */
+    CHECK(table_add(&t, "conv1.weight", 12, DT_F16, 1, shape) == -1);
+    CHECK(strstr(err_msg(), "duplicate") != NULL);
+    CHECK(t.count == 1);
+    /* scalar */
+    CHECK(table_add(&t, "bn.num_batches_tracked", 22, DT_I64, 0, NULL) == 1);
+    CHECK_EQ_U64(table_at(&t, 1)->numel, 1);
+    CHECK_EQ_U64(table_at(&t, 1)->nbytes, 8);
+    table_free(&t);
+}
+
+static void test_overflow(void)
+{
+    table t;
+    table_init(&t);
+    uint64_t big[] = {1ull << 32, 1ull << 32, 16};
+    CHECK(table_add(&t, "x", 1, DT_F32, 3, big) == -1);
+    CHECK(strstr(err_msg(), "overflow") != NULL);
+    uint64_t f4[] = {3};
+    CHECK(table_add(&t, "y", 1, DT_F4, 1, f4) == -1);
+    uint64_t f4ok[] = {4};
+    CHECK(table_add(&t, "y", 1, DT_F4, 1, f4ok) == 0);
+    CHECK_EQ_U64(table_at(&t, 0)->nbytes, 2);
+    CHECK(table_add(&t, "", 0, DT_F32, 0, NULL) == -1);
+    CHECK(table_add(&t, "a\0b", 3, DT_F32, 0, NULL) == -1);
+    table_free(&t);
+}
+
+static void test_many(void)
+{
+    table t;
+    table_init(&t);
+    char name[64];
+    uint64_t shape[] = {7, 5};
+    int ok = 1;
+    for (int i = 0; i < 100000; i++) {
+        int n = snprintf(name, sizeof name, "model.layers.%d.w", i);
+        if (table_add(&t, name, (size_t)n, DT_BF16, 2, shape) != i)
+            ok = 0;
+    }
+    CHECK(ok);
+    CHECK(table_find(&t, "model.layers.77777.w", 20) == 77777);
+    CHECK_STR(table_name(&t, 99999), "model.layers.99999.w");
+    uint64_t strides[] = {1, 7};
+    CHECK(table_set_strides(&t, 5, strides) == 0);
+    CHECK(table_strides(&t, 5)[1] == 7);
+    CHECK(table_shape(&t, 5)[0] == 7 && table_shape(&t, 5)[1] == 5);
+    CHECK(table_strides(&t, 6) == NULL);
+    table_totals tot;
+    table_get_totals(&t, &tot);
+    CHECK_EQ_U64(tot.parameter_numel, 3500000);
+    CHECK_EQ_U64(tot.bytes, 7000000);
+    table_free(&t);
+}
+
+static void test_kind_rule(void)
+{
+    CHECK(table_guess_kind("bn1.running_mean", 16, DT_F32) == TK_BUFFER);
+    CHECK(table_guess_kind("bn1.num_batches_tracked", 23, DT_I64) == TK_BUFFER);
+    CHECK(table_guess_kind("bn1.weight", 10, DT_F32) == TK_PARAMETER);
+    CHECK(table_guess_kind("x.running_mean_not", 18, DT_F32) == TK_PARAMETER);
+    CHECK(table_guess_kind("idx", 3, DT_I32) == TK_BUFFER);
+}
+
+int main(void)
+{
+    test_add_and_find();
+    test_overflow();
+    test_many();
+    test_kind_rule();
+    return check_report();
+}

@@ -1,0 +1,306 @@
+/* table.c: the tensor table (see table.h). */
+#include "table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/* Grows *buf (elements of `size` bytes) so that `need` elements fit.
+ * Returns 0, or -1 with err set; *buf is untouched on failure. */
+static int grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / size)
+            return err_set("out of memory");
+        ncap *= 2;
+    }
+    void *p = realloc(*buf, ncap * size);
+    if (!p)
+        return err_set("out of memory");
+    *buf = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Copies len bytes plus a NUL into the arena; returns the offset through
+ * *off. Returns 0, or -1 with err set. */
+static int arena_put(table *t, const char *s, size_t len, uint32_t *off)
+{
+    if (len >= TABLE_MAX_ARENA || t->arena_len + len + 1 > TABLE_MAX_ARENA)
+        return err_set("names and metadata exceed %u bytes",
+                       TABLE_MAX_ARENA);
+    if (grow((void **)&t->arena, &t->arena_cap, t->arena_len + len + 1, 1))
+        return -1;
+    memcpy(t->arena + t->arena_len, s, len);
+    t->arena[t->arena_len + len] = '\0';
+    *off = (uint32_t)t->arena_len;
+    t->arena_len += len + 1;
+    return 0;
+}
+
+static uint64_t hash_name(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static void hash_insert(uint32_t *slots, size_t cap, uint64_t h, uint32_t v)
+{
+    size_t i = (size_t)h & (cap - 1);
+    while (slots[i])
+        i = (i + 1) & (cap - 1);
+    slots[i] = v;
+}
+
+static int hash_grow(table *t)
+{
+    if ((t->count + 1) * 2 <= t->hash_cap)
+        return 0;
+    size_t ncap = t->hash_cap ? t->hash_cap * 2 : 256;
+    uint32_t *slots = calloc(ncap, sizeof *slots);
+    if (!slots)
+        return err_set("out of memory");
+    for (size_t i = 0; i < t->count; i++) {
+        const table_tensor *x = &t->tensors[i];
+        hash_insert(slots, ncap, hash_name(t->arena + x->name_off,
+                                           x->name_len), (uint32_t)i + 1);
+    }
+    free(t->hash);
+    t->hash = slots;
+    t->hash_cap = ncap;
+    return 0;
+}
+
+void table_init(table *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+void table_free(table *t)
+{
+    if (!t)
+        return;
+    free(t->tensors);
+    free(t->arena);
+    free(t->dims);
+    free(t->files);
+    free(t->meta);
+    free(t->hash);
+    table_init(t);
+}
+
+long table_find(const table *t, const char *name, size_t len)
+{
+    if (!t->hash_cap)
+        return -1;
+    size_t i = (size_t)hash_name(name, len) & (t->hash_cap - 1);
+    while (t->hash[i]) {
+        const table_tensor *x = &t->tensors[t->hash[i] - 1];
+        if (x->name_len == len &&
+            memcmp(t->arena + x->name_off, name, len) == 0)
+            return (long)t->hash[i] - 1;
+        i = (i + 1) & (t->hash_cap - 1);
+    }
+    return -1;
+}
+
+/* numel and nbytes of a shape, checked. Returns 0, or -1 with err set. */
+static int shape_size(dtype dt, unsigned ndim, const uint64_t *shape,
+                      uint64_t *numel, uint64_t *nbytes)
+{
+    uint64_t n = 1;
+    for (unsigned i = 0; i < ndim; i++) {
+        if (shape[i] != 0 && n > UINT64_MAX / shape[i])
+            return err_set("shape product overflows 64 bits");
+        n *= shape[i];
+    }
+    unsigned bits = dtype_bits(dt);
+    if (bits == 0)
+        return err_set("unknown dtype");
+    if (n > UINT64_MAX / bits)
+        return err_set("byte size overflows 64 bits");
+    if ((n * bits) % 8 != 0)
+        return err_set("%llu elements of %s are not a whole number of bytes",
+                       (unsigned long long)n, dtype_name(dt));
+    *numel = n;
+    *nbytes = n * bits / 8;
+    return 0;
+}
+
+long table_add(table *t, const char *name, size_t len, dtype dt,
+               unsigned ndim, const uint64_t *shape)
+{
+    uint64_t numel, nbytes;
+    uint32_t name_off;
+    size_t arena_mark = t->arena_len;
+
+    if (len == 0)
+        return err_set("empty tensor name");
+    if (len > TABLE_MAX_NAME)
+        return err_set("tensor name of %zu bytes (limit %u)", len,
+                       TABLE_MAX_NAME);
+    if (memchr(name, '\0', len))
+        return err_set("tensor name holds a NUL byte");
+    if (ndim > TABLE_MAX_DIMS)
+        return err_set("%.*s: %u dimensions (limit %u)", (int)len, name,
+                       ndim, TABLE_MAX_DIMS);
+    if (t->count >= TABLE_MAX_TENSORS)
+        return err_set("more than %u tensors", TABLE_MAX_TENSORS);
+    if (table_find(t, name, len) >= 0)
+        return err_set("duplicate tensor name '%.*s'", (int)len, name);
+    if (shape_size(dt, ndim, shape, &numel, &nbytes))
+        return err_prefix("%.*s", (int)len, name);
+    if (grow((void **)&t->tensors, &t->cap, t->count + 1, sizeof *t->tensors)
+        || grow((void **)&t->dims, &t->dims_cap, t->dims_len + ndim,
+                sizeof *t->dims)
+        || hash_grow(t) || arena_put(t, name, len, &name_off)) {
+        t->arena_len = arena_mark;
+        return -1;
+    }
+    table_tensor *x = &t->tensors[t->count];
+    memset(x, 0, sizeof *x);
+    x->name_off = name_off;
+    x->name_len = (uint32_t)len;
+    x->dims_off = (uint32_t)t->dims_len;
+    x->ndim = (uint8_t)ndim;
+    x->dtype = (uint8_t)dt;
+    x->kind = TK_PARAMETER;
+    x->storage = TABLE_NO_STORAGE;
+    x->numel = numel;
+    x->nbytes = nbytes;
+    if (ndim)
+        memcpy(t->dims + t->dims_len, shape, ndim * sizeof *shape);
+    t->dims_len += ndim;
+    hash_insert(t->hash, t->hash_cap, hash_name(name, len),
+                (uint32_t)t->count + 1);
+    return (long)t->count++;
+}
+
+int table_set_strides(table *t, size_t i, const uint64_t *strides)
+{
+    table_tensor *x = &t->tensors[i];
+    if (x->flags & TF_STRIDED) {
+        memcpy(t->dims + x->dims_off + x->ndim, strides,
+               x->ndim * sizeof *strides);
+        return 0;
+    }
+    /* Move the shape to the end so shape and strides stay adjacent. */
+    if (grow((void **)&t->dims, &t->dims_cap, t->dims_len + 2u * x->ndim,
+             sizeof *t->dims))
+        return -1;
+    memmove(t->dims + t->dims_len, t->dims + x->dims_off,
+            x->ndim * sizeof *t->dims);
+    x->dims_off = (uint32_t)t->dims_len;
+    memcpy(t->dims + t->dims_len + x->ndim, strides,
+           x->ndim * sizeof *strides);
+    t->dims_len += 2u * x->ndim;
+    x->flags |= TF_STRIDED;
+    return 0;
+}
+
+long table_add_file(table *t, const char *path, uint64_t size)
+{
+    uint32_t off;
+    if (t->nfiles >= TABLE_MAX_FILES)
+        return err_set("more than %u files", TABLE_MAX_FILES);
+    if (grow((void **)&t->files, &t->files_cap, t->nfiles + 1,
+             sizeof *t->files) || arena_put(t, path, strlen(path), &off))
+        return -1;
+    t->files[t->nfiles].path_off = off;
+    t->files[t->nfiles].size = size;
+    return (long)t->nfiles++;
+}
+
+int table_add_meta(table *t, const char *key, size_t klen,
+                   const char *value, size_t vlen)
+{
+    uint32_t koff, voff;
+    size_t mark = t->arena_len;
+    if (t->nmeta >= TABLE_MAX_META)
+        return err_set("more than %u metadata entries", TABLE_MAX_META);
+    if (grow((void **)&t->meta, &t->meta_cap, t->nmeta + 1, sizeof *t->meta)
+        || arena_put(t, key, klen, &koff)
+        || arena_put(t, value, vlen, &voff)) {
+        t->arena_len = mark;
+        return -1;
+    }
+    t->meta[t->nmeta].key_off = koff;
+    t->meta[t->nmeta].value_off = voff;
+    t->nmeta++;
+    return 0;
+}
+
+void table_set_format(table *t, const char *format)
+{
+    size_t n = strlen(format);
+    if (n >= sizeof t->format)
+        n = sizeof t->format - 1;
+    memcpy(t->format, format, n);
+    t->format[n] = '\0';
+}
+
+void table_get_totals(const table *t, table_totals *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < t->count; i++) {
+        const table_tensor *x = &t->tensors[i];
+        switch (x->kind) {
+        case TK_PARAMETER:
+            out->tensors++;
+            out->parameters++;
+            out->parameter_numel += x->numel;
+            out->bytes += x->nbytes;
+            break;
+        case TK_BUFFER:
+            out->tensors++;
+            out->buffers++;
+            out->buffer_numel += x->numel;
+            out->bytes += x->nbytes;
+            break;
+        default:
+            out->other_tensors++;
+            out->other_bytes += x->nbytes;
+            break;
+        }
+    }
+}
+
+static const char *const buffer_names[] = {
+    "running_mean", "running_var", "num_batches_tracked", "inv_freq",
+    "position_ids", "token_type_ids", "relative_position_index",
+    "attn_mask", "attention_mask", "causal_mask", "masked_bias",
+    "_float_tensor",
+};
+
+tensor_kind table_guess_kind(const char *name, size_t len, dtype dt)
+{
+    if (!dtype_is_float(dt))
+        return TK_BUFFER;
+    size_t s = len;
+    while (s > 0 && name[s - 1] != '.')
+        s--;
+    for (size_t i = 0; i < sizeof buffer_names / sizeof *buffer_names; i++) {
+        size_t n = strlen(buffer_names[i]);
+        if (len - s == n && memcmp(name + s, buffer_names[i], n) == 0)
+            return TK_BUFFER;
+    }
+    return TK_PARAMETER;
+}
+
+const char *table_kind_name(tensor_kind k)
+{
+    switch (k) {
+    case TK_PARAMETER: return "parameter";
+    case TK_BUFFER: return "buffer";
+    case TK_OPTIMIZER: return "optimizer";
+    default: return "other";
+    }
+}
