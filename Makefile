@@ -1,6 +1,7 @@
 # tui: plain GNU make.
 #
 #   make                 build build/tui
+#   make demo            install missing Debian packages, build, open a real ResNet-18
 #   make test            install missing Debian packages, build, run all tests
 #   make bench           benchmarks against the Python route (docs/benchmarks.md)
 #   make install PREFIX=/usr/local
@@ -62,8 +63,8 @@ TRAIN_SRC := $(wildcard tui/train/*.c)
 SHIM_SRC := $(wildcard shim/*.cpp)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-APP_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o) $(UI_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+APP_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(UI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBS := $(PKG_LIBS) $(CURSES_LIBS) -lm
 LINK := $(CC)
@@ -81,17 +82,17 @@ ifdef TORCH_PREFIX
 	-ltorch_cpu -ltorch -lc10 -Wl,--as-needed
   CXXFLAGS_ALL := -std=c++17 $(OPT) -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
 	$(if $(SANITIZE),$(SAN))
-  APP_OBJ += $(TRAIN_SRC:%.c=$(BUILD)/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/%.o)
+  APP_OBJ += $(TRAIN_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o)
   CFLAGS_ALL += -DTUI_TORCH=1
   LIBS += $(TORCH_LIBS)
   LINK := $(CXX)
 endif
 
-.PHONY: all test unit check-cli deps bench install clean fixtures help
+.PHONY: all test unit deps demo bench install clean fixtures help
 all: $(BUILD)/tui
 
 help:
-	@sed -n '3,9p' Makefile
+	@sed -n '3,11p' Makefile
 
 # Rebuild everything when the flags change (redis's .make-settings).
 $(BUILD)/.flags: FORCE
@@ -100,11 +101,11 @@ $(BUILD)/.flags: FORCE
 	  echo '$(CFLAGS_ALL) $(LDFLAGS_ALL) $(LIBS) $(CXXFLAGS_ALL)' > $@
 FORCE:
 
-$(BUILD)/%.o: %.c $(BUILD)/.flags
+$(BUILD)/obj/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.cpp $(BUILD)/.flags
+$(BUILD)/obj/%.o: %.cpp $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
@@ -124,6 +125,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtui.a $(BUILD)/.flags
 # --- dependencies (Debian) -------------------------------------------------
 deps:
 	@sh tests/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/demo.sh
 
 # --- tests ---------------------------------------------------------------
 unit: $(TEST_BIN)

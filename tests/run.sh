@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 export BUILD PYTHON
 TUI=$(pwd)/$BUILD/tui
 export TUI
-FIX=$(pwd)/$BUILD/fixtures
+FIX=${FIX:-$(pwd)/build/fixtures}
 export FIX
 passed=0
 failed=0

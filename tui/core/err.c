@@ -20,14 +20,25 @@ int err_set(const char *fmt, ...)
 
 int err_prefix(const char *fmt, ...)
 {
-    char pre[ERR_CAP];
     char old[ERR_CAP];
     va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
-    va_end(ap);
     memcpy(old, err_buf, sizeof old);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", pre, old);
+    va_start(ap, fmt);
+    int n = vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    size_t k = (size_t)n < sizeof err_buf - 1 ? (size_t)n : sizeof err_buf - 1;
+    if (k + 2 < sizeof err_buf) {
+        memcpy(err_buf + k, ": ", 2);
+        k += 2;
+        size_t rest = strlen(old);
+        if (rest > sizeof err_buf - 1 - k)
+            rest = sizeof err_buf - 1 - k;
+        memcpy(err_buf + k, old, rest);
+        k += rest;
+    }
+    err_buf[k] = '\0';
     return -1;
 }
 

@@ -138,7 +138,7 @@ static int shape_size(dtype dt, unsigned ndim, const uint64_t *shape,
 long table_add(table *t, const char *name, size_t len, dtype dt,
                unsigned ndim, const uint64_t *shape)
 {
-    uint64_t numel, nbytes;
+    uint64_t numel = 0, nbytes = 0;
     uint32_t name_off;
     size_t arena_mark = t->arena_len;
 

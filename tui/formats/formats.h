@@ -20,8 +20,8 @@ int formats_open(const char *path, table *t);
 
 /* --- the readers, each appending to `t` (used by formats_open) --- */
 
-/* One safetensors file; its tensors get file index `file` (added by the
- * caller with table_add_file). Returns 0 or -1 with err set. */
+/* One safetensors file: adds the file (table_add_file) and gives its
+ * tensors that index. Returns 0 or -1 with err set. */
 int safetensors_read(const char *path, table *t);
 
 /* Parses a safetensors header already in memory: `buf` holds the whole

@@ -1,0 +1,160 @@
+/* pattern_regex.c: the "re:" form (see pattern.h): a POSIX extended regex
+ * (regcomp REG_EXTENDED | REG_NOSUB) searched anywhere in the name.
+ *
+ * glibc's regexec costs about 100 ns a name; most regexes name a literal
+ * ("^lm_head", "experts\.1[0-9]\."), so the longest run of bytes every
+ * match must contain is found at compile time and a memmem rejects most
+ * names before regexec runs.
+ */
+#include "pattern_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+static int fail_at(size_t *err_col, uint32_t col, const char *what)
+{
+    if (err_col)
+        *err_col = col;
+    return err_set("%s at column %u", what, (unsigned)col);
+}
+
+static void keep_longer(char *best, size_t *nbest, const char *run,
+                        size_t *nrun)
+{
+    if (*nrun > *nbest) {
+        memcpy(best, run, *nrun);
+        *nbest = *nrun;
+    }
+    *nrun = 0;
+}
+
+/* Sets p->re_lit to the longest run of literal bytes that every match of
+ * the ERE r must contain, so matching can skip regexec with a memmem.
+ * Conservative: any construct it does not fully understand (alternation,
+ * intervals, nested brackets, unknown escapes) leaves no run.
+ * Returns 0, or -1 with err set (out of memory). */
+static int regex_literal(pattern *p, const char *r)
+{
+    char run[PATTERN_MAX_LEN], best[PATTERN_MAX_LEN];
+    size_t nrun = 0, nbest = 0, depth = 0, i = 0;
+    int last_lit = 0; /* the previous atom is run[nrun - 1] */
+    while (r[i]) {
+        char ch = r[i];
+        int prev_lit = last_lit;
+        last_lit = 0;
+        if (depth > 0) { /* a group: skipped, only its end is looked for */
+            if (ch == '\\' && !r[i + 1])
+                return 0;
+            if (ch == '[')
+                return 0;
+            depth += ch == '(';
+            depth -= ch == ')';
+            i += ch == '\\' ? 2 : 1;
+            continue;
+        }
+        switch (ch) {
+        case '|': case '{': case '}': case ')':
+            return 0;
+        case '*': case '?': case '+':
+            if (r[i + 1] == '*' || r[i + 1] == '?' || r[i + 1] == '+' ||
+                r[i + 1] == '{')
+                return 0;
+            if (ch != '+' && prev_lit)
+                nrun--; /* that byte may be absent */
+            keep_longer(best, &nbest, run, &nrun);
+            i++;
+            continue;
+        case '[': {
+            size_t j = i + 1;
+            keep_longer(best, &nbest, run, &nrun);
+            if (r[j] == '^')
+                j++;
+            if (r[j] == ']')
+                j++;
+            while (r[j] && r[j] != ']') {
+                if (r[j] == '[')
+                    return 0;
+                j++;
+            }
+            if (!r[j])
+                return 0;
+            i = j + 1;
+            continue;
+        }
+        case '(':
+            keep_longer(best, &nbest, run, &nrun);
+            depth = 1;
+            i++;
+            continue;
+        case '.': case '^': case '$':
+            keep_longer(best, &nbest, run, &nrun);
+            i++;
+            continue;
+        case '\\': {
+            /* only escapes known to stand for the byte itself (GNU
+             * gives \w \< \` \' and others other meanings) */
+            unsigned char e = (unsigned char)r[i + 1];
+            if (!e || !strchr(".[](){}*+?|^$\\/-:,_=", e))
+                return 0;
+            ch = (char)e;
+            i++;
+            break;
+        }
+        default:
+            break;
+        }
+        run[nrun++] = ch;
+        last_lit = 1;
+        i++;
+    }
+    if (depth > 0)
+        return 0;
+    keep_longer(best, &nbest, run, &nrun);
+    if (nbest == 0)
+        return 0;
+    p->re_lit = malloc(nbest);
+    if (!p->re_lit)
+        return err_set("pattern: out of memory");
+    memcpy(p->re_lit, best, nbest);
+    p->re_lit_len = nbest;
+    return 0;
+}
+
+int pattern_regex_compile(pattern *p, size_t *err_col)
+{
+    int rc;
+    if (p->src[3] == '\0')
+        return fail_at(err_col, 4, "empty regex after 're:'");
+    rc = regcomp(&p->re, p->src + 3, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[256], what[320];
+        regerror(rc, &p->re, msg, sizeof msg);
+        snprintf(what, sizeof what, "invalid regex (%s)", msg);
+        return fail_at(err_col, 4, what);
+    }
+    p->is_regex = 1;
+    return regex_literal(p, p->src + 3);
+}
+
+int pattern_regex_match(const pattern *p, const char *name, size_t len)
+{
+    if (p->re_lit && !memmem(name, len, p->re_lit, p->re_lit_len))
+        return 0;
+#ifdef REG_STARTEND
+    regmatch_t m[1];
+    m[0].rm_so = 0;
+    m[0].rm_eo = (regoff_t)len;
+    return regexec(&p->re, name, 1, m, REG_STARTEND) == 0;
+#else
+    char buf[TABLE_MAX_NAME + 1];
+    if (len > TABLE_MAX_NAME)
+        return 0;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    return regexec(&p->re, buf, 0, NULL, 0) == 0;
+#endif
+}
+
