@@ -69,6 +69,9 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBS := $(PKG_LIBS) $(CURSES_LIBS) -lm
 LINK := $(CC)
 
+# libtorch is linked only when there is shim code to link; --list and the
+# editor must not pay libtorch's load time (docs/benchmarks.md).
+ifneq ($(SHIM_SRC),)
 ifdef TORCH_PREFIX
   TORCH_INC := -isystem $(TORCH_PREFIX)/include \
 	-isystem $(TORCH_PREFIX)/include/torch/csrc/api/include
@@ -86,6 +89,7 @@ ifdef TORCH_PREFIX
   CFLAGS_ALL += -DTUI_TORCH=1
   LIBS += $(TORCH_LIBS)
   LINK := $(CXX)
+endif
 endif
 
 .PHONY: all test unit deps demo bench install clean fixtures help

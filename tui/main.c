@@ -4,13 +4,17 @@
  * exits with status 2. Nothing here touches curses.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/list.h"
+#include "cli/report.h"
 #include "core/err.h"
+#include "core/session.h"
 #include "core/table.h"
 #include "formats/fileio.h"
 #include "formats/formats.h"
@@ -19,52 +23,82 @@
 #define TUI_VERSION "dev"
 #endif
 
-enum { EXIT_BAD = 2 };
+enum { EXIT_BAD = 2, MAX_OPS = 1024 };
 
-enum mode { MODE_NONE, MODE_LIST };
+enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
+            MODE_PRESETS };
+
+typedef struct {
+    int kind;           /* 'f' freeze, 'u' unfreeze, 'i' invert, 'p' preset */
+    const char *arg;
+} op;
 
 typedef struct {
     enum mode mode;
-    int json;
-    const char *checkpoint;
+    int json, allow_empty;
+    unsigned depth;
+    const char *checkpoint, *plan, *output, *export_format;
+    const char *optimizer, *precision;
+    op ops[MAX_OPS];
+    size_t nops;
 } options;
 
 static const char usage_line[] =
-    "usage: tui [--list [--json]] CHECKPOINT   (tui --help for more)\n";
+    "usage: tui [--list|--summary|--tree|--export F|--presets] [--freeze P] "
+    "[--unfreeze P] [--preset NAME] [--plan IN] [-o OUT] CHECKPOINT\n"
+    "       (tui --help for more)\n";
 
 static void print_help(void)
 {
     fputs(
-        "tui " TUI_VERSION ": inspect a PyTorch checkpoint and plan which "
-        "layers to freeze.\n"
-        "\n"
-        "usage: tui --list [--json] CHECKPOINT\n"
-        "\n"
-        "CHECKPOINT is a safetensors file, a sharded set (its index .json or "
-        "its folder),\n"
-        "a torch.save .pt/.pth/.bin zip (state_dict or training checkpoint) "
-        "or a\n"
-        "TorchScript archive. The format is told from the content; no code "
-        "from the\n"
-        "file is ever run, and only metadata is read.\n"
-        "\n"
-        "modes:\n"
-        "  -l, --list        print every tensor: name, shape, dtype, "
-        "parameters, bytes,\n"
-        "                    kind (parameter, buffer, optimizer, other) and "
-        "state\n"
-        "      --json        with --list: the stable JSON form "
-        "(docs/cli.md)\n"
-        "\n"
-        "other:\n"
-        "  -h, --help        this text\n"
-        "  -V, --version     the version\n"
-        "\n"
-        "environment:\n"
-        "  TUI_STATS=1       print bytes read and open time on stderr\n"
-        "\n"
-        "exit status: 0 success, 2 bad input or usage (one line on "
-        "stderr).\n",
+"tui " TUI_VERSION ": inspect a PyTorch checkpoint and plan which layers to "
+"freeze.\n"
+"\n"
+"usage: tui [MODE] [OPERATIONS] [OPTIONS] CHECKPOINT\n"
+"\n"
+"CHECKPOINT is a safetensors file, a sharded set (its index .json or its\n"
+"folder), a torch.save .pt/.pth/.bin zip (state_dict or training checkpoint)\n"
+"or a TorchScript archive. The format is told from the content; no code from\n"
+"the file is ever run, and only metadata is read. With --plan, CHECKPOINT may\n"
+"be left out: the plan's model.path is used.\n"
+"\n"
+"modes (no terminal needed):\n"
+"  -l, --list              every tensor: name, shape, dtype, parameters,\n"
+"                          bytes, kind and state\n"
+"      --json              with --list: the stable JSON form (docs/cli.md)\n"
+"  -s, --summary           totals and the training-memory estimate\n"
+"  -t, --tree              the name tree with sizes and freeze states\n"
+"      --depth N           with --tree: show N levels (default: all)\n"
+"      --export FORMAT     axolotl (unfrozen_parameters regexes) or names\n"
+"                          (the frozen parameter names, one per line)\n"
+"      --presets           list the presets; with CHECKPOINT, what each\n"
+"                          would freeze there\n"
+"\n"
+"operations (applied in the order given, after --plan):\n"
+"  -f, --freeze PATTERN    freeze what PATTERN matches (docs/patterns.md)\n"
+"  -u, --unfreeze PATTERN  make what PATTERN matches trainable\n"
+"      --invert            swap frozen and trainable parameters\n"
+"  -p, --preset NAME[:k=v,...]  apply a preset (docs/presets.md)\n"
+"      --allow-empty       a pattern that matches nothing is not an error\n"
+"\n"
+"options:\n"
+"      --plan FILE         start from this plan (docs/plan-format.md)\n"
+"  -o, --output FILE       write the resulting plan (atomically)\n"
+"      --optimizer NAME    sgd, momentum, adam, adamw (default), adafactor,\n"
+"                          adam8bit: for the memory estimate\n"
+"      --precision NAME    fp32 (default), amp, bf16, pure-bf16\n"
+"  -h, --help              this text\n"
+"  -V, --version           the version\n"
+"\n"
+"With operations but no mode and no -o, the summary is printed.\n"
+"\n"
+"environment:\n"
+"  TUI_STATS=1             print bytes read and open time on stderr\n"
+"  TUI_PRESETS_DIR         the built-in presets folder\n"
+"  XDG_CONFIG_HOME         user presets in $XDG_CONFIG_HOME/tui/presets\n"
+"                          (default ~/.config/tui/presets)\n"
+"\n"
+"exit status: 0 success, 2 bad input or usage (one line on stderr).\n",
         stdout);
 }
 
@@ -73,6 +107,12 @@ static int fail_usage(const char *msg)
     if (msg)
         fprintf(stderr, "tui: %s\n", msg);
     fputs(usage_line, stderr);
+    return EXIT_BAD;
+}
+
+static int fail(void)
+{
+    fprintf(stderr, "tui: %s\n", err_msg());
     return EXIT_BAD;
 }
 
@@ -103,27 +143,183 @@ static int open_checkpoint(const char *path, table *t)
     return rc;
 }
 
-static int run_list(const options *o)
+/* The built-in presets folder: $TUI_PRESETS_DIR, else next to the
+ * binary (../share/tui/presets when installed, ../presets in the repo). */
+static const char *presets_dir(char *buf, size_t cap)
 {
-    table t;
-    table_init(&t);
-    int rc = open_checkpoint(o->checkpoint, &t);
-    if (rc == 0)
-        rc = o->json ? list_print_json(stdout, &t, NULL)
-                     : list_print_text(stdout, &t, NULL);
-    table_free(&t);
-    if (rc) {
-        fprintf(stderr, "tui: %s\n", err_msg());
-        return EXIT_BAD;
+    const char *env = getenv("TUI_PRESETS_DIR");
+    if (env && *env)
+        return env;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        static const char *const rel[] = {"../share/tui/presets",
+                                          "../presets", "../../presets"};
+        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+            snprintf(buf, cap, "%s/%s", exe, rel[i]);
+            if (access(buf, R_OK) == 0)
+                return buf;
+        }
+    }
+    return "presets";
+}
+
+static int need_presets(const options *o)
+{
+    if (o->mode == MODE_PRESETS)
+        return 1;
+    for (size_t i = 0; i < o->nops; i++)
+        if (o->ops[i].kind == 'p')
+            return 1;
+    return 0;
+}
+
+static int run_ops(const options *o, session *s, const preset_list *pl)
+{
+    char what[4200];
+    for (size_t i = 0; i < o->nops; i++) {
+        const op *x = &o->ops[i];
+        session_result r;
+        int rc;
+        switch (x->kind) {
+        case 'f':
+            rc = session_apply_rule(s, PLAN_FREEZE, x->arg, o->allow_empty,
+                                    &r);
+            snprintf(what, sizeof what, "freeze '%s'", x->arg);
+            break;
+        case 'u':
+            rc = session_apply_rule(s, PLAN_UNFREEZE, x->arg, o->allow_empty,
+                                    &r);
+            snprintf(what, sizeof what, "unfreeze '%s'", x->arg);
+            break;
+        case 'i':
+            rc = session_apply_rule(s, PLAN_INVERT, NULL, 0, &r);
+            snprintf(what, sizeof what, "invert");
+            break;
+        default:
+            rc = session_apply_preset(s, pl, x->arg, o->allow_empty, &r);
+            snprintf(what, sizeof what, "preset '%s'", x->arg);
+            break;
+        }
+        if (rc)
+            return -1;
+        report_operation(stderr, what, s, &r);
     }
     return 0;
 }
 
+static int run(const options *o)
+{
+    table t;
+    session s;
+    preset_list pl;
+    char dirbuf[PATH_MAX + 32];
+    char *from_plan = NULL;
+    int have_session = 0, have_presets = 0, rc = -1;
+    const char *ckpt = o->checkpoint;
+    memset(&pl, 0, sizeof pl);
+    table_init(&t);
+
+    if (!ckpt && o->plan) {
+        plan p;
+        plan_init(&p);
+        if (plan_load(o->plan, &p) == 0)
+            from_plan = plan_model_file(&p, o->plan);
+        plan_free(&p);
+        if (!from_plan)
+            goto out;
+        ckpt = from_plan;
+    }
+    if (need_presets(o)) {
+        if (preset_list_load(presets_dir(dirbuf, sizeof dirbuf), &pl))
+            goto out;
+        have_presets = 1;
+    }
+    if (!ckpt) {
+        rc = o->mode == MODE_PRESETS ? report_presets(stdout, &pl, NULL) : 0;
+        goto out;
+    }
+    if (open_checkpoint(ckpt, &t))
+        goto out;
+    if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {
+        rc = o->json ? list_print_json(stdout, &t, NULL)
+                     : list_print_text(stdout, &t, NULL);
+        goto out;
+    }
+    have_session = 1;
+    if (session_init(&s, &t, ckpt))
+        goto out;
+    if (o->optimizer && memory_optimizer_parse(o->optimizer, &s.optimizer))
+        goto out;
+    if (o->precision && memory_precision_parse(o->precision, &s.precision))
+        goto out;
+    if (o->plan && session_load_plan(&s, o->plan, stderr))
+        goto out;
+    if (o->optimizer)
+        memory_optimizer_parse(o->optimizer, &s.optimizer);
+    if (o->precision)
+        memory_precision_parse(o->precision, &s.precision);
+    if (run_ops(o, &s, &pl))
+        goto out;
+    if (o->output) {
+        if (session_save_plan(&s, o->output))
+            goto out;
+        size_t ft;
+        uint64_t fn, tn;
+        char a[32], b[32];
+        freeze_counts(&s.fs, &ft, &fn, &tn);
+        fprintf(stderr, "wrote %s: %zu tensors frozen (%s parameters), %s "
+                "trainable\n", o->output, ft, report_count(fn, a, sizeof a),
+                report_count(tn, b, sizeof b));
+    }
+    switch (o->mode) {
+    case MODE_LIST:
+        rc = o->json ? list_print_json(stdout, &s.t, &s.fs.frozen)
+                     : list_print_text(stdout, &s.t, &s.fs.frozen);
+        break;
+    case MODE_SUMMARY: rc = report_summary(stdout, &s); break;
+    case MODE_TREE: rc = report_tree(stdout, &s, o->depth); break;
+    case MODE_EXPORT: rc = report_export(stdout, &s, o->export_format); break;
+    case MODE_PRESETS: rc = report_presets(stdout, &pl, &s); break;
+    default:
+        rc = o->output ? 0 : report_summary(stdout, &s);
+        break;
+    }
+out:
+    if (have_session)
+        session_free(&s);
+    table_free(&t);
+    if (have_presets)
+        preset_list_free(&pl);
+    free(from_plan);
+    return rc ? fail() : 0;
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
+    enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
+           O_PLAN, O_OPT, O_PREC };
     static const struct option longopts[] = {
         {"list", no_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", no_argument, NULL, O_JSON},
+        {"summary", no_argument, NULL, 's'},
+        {"tree", no_argument, NULL, 't'},
+        {"depth", required_argument, NULL, O_DEPTH},
+        {"export", required_argument, NULL, O_EXPORT},
+        {"presets", no_argument, NULL, O_PRESETS},
+        {"freeze", required_argument, NULL, 'f'},
+        {"unfreeze", required_argument, NULL, 'u'},
+        {"invert", no_argument, NULL, O_INVERT},
+        {"preset", required_argument, NULL, 'p'},
+        {"allow-empty", no_argument, NULL, O_ALLOW},
+        {"plan", required_argument, NULL, O_PLAN},
+        {"output", required_argument, NULL, 'o'},
+        {"optimizer", required_argument, NULL, O_OPT},
+        {"precision", required_argument, NULL, O_PREC},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -131,10 +327,40 @@ static int parse_args(int argc, char **argv, options *o)
     int c;
     memset(o, 0, sizeof *o);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":lhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":lstf:u:p:o:hV", longopts, NULL))
+           != -1) {
+        enum mode m = MODE_NONE;
         switch (c) {
-        case 'l': o->mode = MODE_LIST; break;
-        case 'j': o->json = 1; break;
+        case 'l': m = MODE_LIST; break;
+        case 's': m = MODE_SUMMARY; break;
+        case 't': m = MODE_TREE; break;
+        case O_PRESETS: m = MODE_PRESETS; break;
+        case O_EXPORT: m = MODE_EXPORT; o->export_format = optarg; break;
+        case O_JSON: o->json = 1; break;
+        case O_DEPTH: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v > 1000000) {
+                fprintf(stderr, "tui: --depth needs a number, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            o->depth = (unsigned)v;
+            break;
+        }
+        case 'f': case 'u': case 'p': case O_INVERT:
+            if (o->nops == MAX_OPS) {
+                fprintf(stderr, "tui: more than %d operations\n", MAX_OPS);
+                return -1;
+            }
+            o->ops[o->nops].kind = c == O_INVERT ? 'i' : c;
+            o->ops[o->nops++].arg = optarg;
+            break;
+        case O_ALLOW: o->allow_empty = 1; break;
+        case O_PLAN: o->plan = optarg; break;
+        case 'o': o->output = optarg; break;
+        case O_OPT: o->optimizer = optarg; break;
+        case O_PREC: o->precision = optarg; break;
         case 'h': print_help(); exit(0);
         case 'V': printf("tui %s\n", TUI_VERSION); exit(0);
         case ':':
@@ -144,6 +370,14 @@ static int parse_args(int argc, char **argv, options *o)
         default:
             fprintf(stderr, "tui: unknown option '%s'\n", argv[optind - 1]);
             return -1;
+        }
+        if (m != MODE_NONE) {
+            if (o->mode != MODE_NONE && o->mode != m) {
+                fprintf(stderr, "tui: choose one of --list, --summary, "
+                        "--tree, --export, --presets\n");
+                return -1;
+            }
+            o->mode = m;
         }
     }
     if (optind < argc)
@@ -160,16 +394,16 @@ int main(int argc, char **argv)
     options o;
     if (parse_args(argc, argv, &o))
         return fail_usage(NULL);
-    if (!o.checkpoint)
-        return fail_usage("no checkpoint given");
     if (o.json && o.mode != MODE_LIST)
         return fail_usage("--json goes with --list");
-    switch (o.mode) {
-    case MODE_LIST:
-        return run_list(&o);
-    default:
+    if (o.depth && o.mode != MODE_TREE)
+        return fail_usage("--depth goes with --tree");
+    if (!o.checkpoint && !o.plan && o.mode != MODE_PRESETS)
+        return fail_usage("no checkpoint given");
+    if (o.mode == MODE_NONE && o.nops == 0 && !o.output && !o.plan) {
         fprintf(stderr, "tui: the interactive editor is not in this version "
-                "yet; use --list\n");
+                "yet; use --list, --summary or --tree\n");
         return EXIT_BAD;
     }
+    return run(&o);
 }

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""test_list_parity.py: `tui --list --json` against what PyTorch saved.
+
+For every fixture in $FIX/models/MANIFEST.txt (made by
+tests/fixtures/gen_models.py) runs `$TUI --list --json PATH` and compares
+the listing with PATH.expected.json, which the generator computed in
+Python from the objects it saved. Compared exactly: the format, the
+totals, the set of names, per tensor shape / dtype / numel / bytes /
+kind / trainable, the tensor order for torch.save files (TorchScript and
+sharded safetensors sets only as a set), the shard files, the safetensors
+header metadata and a training checkpoint's epoch and step. Then
+`$TUI --list PATH` (text) must exit 0 and print every tensor name.
+
+One check per fixture per aspect; every mismatch is reported with the
+fixture, the tensor and both values. Ends with
+"test_list_parity: N passed, N failed"; exits 1 on any failure.
+"""
+import json
+import os
+import subprocess
+import sys
+
+FIELDS = ("shape", "dtype", "numel", "bytes", "kind", "trainable")
+TOTALS = ("tensors", "parameters", "parameter_numel", "bytes")
+MAX_SHOWN = 8  # mismatches printed per check
+
+passed = 0
+failed = 0
+
+
+def check(ok, what, problems=()):
+    global passed, failed
+    if ok:
+        passed += 1
+        return
+    failed += 1
+    print("FAIL %s" % what)
+    problems = list(problems)
+    for p in problems[:MAX_SHOWN]:
+        print("    " + p)
+    if len(problems) > MAX_SHOWN:
+        print("    ... and %d more" % (len(problems) - MAX_SHOWN))
+
+
+def run(args, timeout=120):
+    try:
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, b"", b"timed out after %ds" % timeout
+    return p.returncode, p.stdout, p.stderr
+
+
+def first_line(b):
+    s = b.decode("utf-8", "replace").strip().splitlines()
+    return s[0] if s else ""
+
+
+def compare_tensors(rel, exp, got, ordered):
+    en = [e["name"] for e in exp["tensors"]]
+    gn = [t.get("name") for t in got.get("tensors", [])]
+    eset, gset = set(en), set(gn)
+    probs = ["missing: %s" % n for n in en if n not in gset]
+    probs += ["unexpected: %s" % n for n in gn if n not in eset]
+    if len(gn) != len(gset):
+        dups = sorted({n for n in gn if gn.count(n) > 1})
+        probs += ["listed twice: %s" % n for n in dups]
+    check(not probs, "%s: tensor names (%d expected, %d listed)"
+          % (rel, len(en), len(gn)), probs)
+
+    if ordered:
+        probs = []
+        if not (eset - gset or gset - eset):
+            for i, (a, b) in enumerate(zip(en, gn)):
+                if a != b:
+                    probs.append("position %d: expected %s, listed %s"
+                                 % (i, a, b))
+                    break
+        else:
+            probs.append("name sets differ (see above)")
+        check(not probs, "%s: tensor order (file order)" % rel, probs)
+
+    gmap = {t.get("name"): t for t in got.get("tensors", [])}
+    for field in FIELDS:
+        probs = []
+        for e in exp["tensors"]:
+            g = gmap.get(e["name"])
+            if g is None:
+                continue
+            if field not in g:
+                probs.append("%s: no '%s' field" % (e["name"], field))
+            elif g[field] != e[field] or type(g[field]) != type(e[field]):
+                probs.append("%s: %s expected %s, listed %s"
+                             % (e["name"], field, json.dumps(e[field]),
+                                json.dumps(g[field])))
+        check(not probs, "%s: per-tensor %s" % (rel, field), probs)
+
+
+def compare_one(models, rel):
+    path = os.path.join(models, rel.rstrip("/"))
+    with open(path + ".expected.json") as f:
+        exp = json.load(f)
+    tui = os.environ["TUI"]
+
+    rc, out, err = run([tui, "--list", "--json", path])
+    if rc != 0:
+        check(False, "%s: tui --list --json exit %s" % (rel, rc),
+              [first_line(err)])
+        return
+    try:
+        got = json.loads(out)
+    except ValueError as e:
+        check(False, "%s: output is not JSON (%s)" % (rel, e),
+              [out[:200].decode("utf-8", "replace")])
+        return
+    check(isinstance(got, dict), "%s: JSON object" % rel)
+    if not isinstance(got, dict):
+        return
+
+    check(got.get("format") == exp["format"],
+          "%s: format" % rel,
+          ["expected %r, listed %r" % (exp["format"], got.get("format"))])
+
+    gt = got.get("totals", {})
+    probs = ["%s expected %s, listed %s" % (k, exp["totals"][k], gt.get(k))
+             for k in TOTALS if gt.get(k) != exp["totals"][k]]
+    check(not probs, "%s: totals" % rel, probs)
+
+    # Order is the file's order for torch.save files (sharded .bin sets
+    # too: shards are read in shard order). TorchScript archives and
+    # sharded safetensors are compared as sets; a single safetensors
+    # file's order is its header's (the writer's sorted order).
+    sharded = rel.endswith("/")
+    ordered = exp["format"] == "pytorch" or (
+        exp["format"] == "safetensors" and not sharded)
+    compare_tensors(rel, exp, got, ordered)
+
+    # Files: every expected file (a shard, or the single file) is listed.
+    gfiles = {os.path.basename(str(p)) for p in got.get("files", [])}
+    probs = ["not in files: %s" % os.path.basename(p)
+             for p in exp["files"] if os.path.basename(p) not in gfiles]
+    check(not probs, "%s: files" % rel, probs)
+
+    # Metadata: safetensors header metadata exactly; a training
+    # checkpoint's epoch and step.
+    gm = got.get("metadata", {})
+    if exp["format"] == "safetensors" and not sharded:
+        check(gm == exp["metadata"], "%s: header metadata" % rel,
+              ["expected %s, listed %s" % (json.dumps(exp["metadata"]),
+                                           json.dumps(gm))])
+    elif "epoch" in exp["metadata"]:
+        probs = ["%s expected %r, listed %r" % (k, exp["metadata"][k], gm.get(k))
+                 for k in ("epoch", "step") if gm.get(k) != exp["metadata"][k]]
+        check(not probs, "%s: checkpoint metadata" % rel, probs)
+
+    # Text mode: exit 0, every tensor name printed.
+    rc, out, err = run([tui, "--list", path])
+    text = out.decode("utf-8", "replace")
+    probs = [] if rc == 0 else ["exit %s: %s" % (rc, first_line(err))]
+    probs += ["name not printed: %s" % e["name"] for e in exp["tensors"]
+              if e["name"] not in text]
+    check(not probs, "%s: tui --list (text)" % rel, probs)
+
+
+def main():
+    for var in ("TUI", "FIX"):
+        if not os.environ.get(var):
+            print("%s is not set (run through tests/run.sh)" % var)
+            print("test_list_parity: 0 passed, 1 failed")
+            return 1
+    models = os.path.join(os.environ["FIX"], "models")
+    manifest = os.path.join(models, "MANIFEST.txt")
+    ok = os.path.isfile(manifest) and os.access(os.environ["TUI"], os.X_OK)
+    check(ok, "fixtures and binary present (%s, %s)"
+          % (manifest, os.environ["TUI"]))
+    if ok:
+        with open(manifest) as f:
+            entries = [ln.strip() for ln in f if ln.strip()]
+        check(len(entries) >= 20, "manifest lists the fixture set",
+              ["%d entries" % len(entries)])
+        for rel in entries:
+            compare_one(models, rel)
+    print("test_list_parity: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

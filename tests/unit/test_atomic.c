@@ -1,0 +1,253 @@
+/* test_atomic.c: atomic_write (tui/core/atomic.h): replace, mode kept,
+ * failures leave the old file and no temp, the folder lock, stale temps,
+ * and (where the test may mount) ENOSPC and a read-only folder. */
+#include "check.h"
+
+#include "../../tui/core/atomic.h"
+#include "../../tui/core/err.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *b = malloc(1 << 20);
+    *len = fread(b, 1, 1 << 20, f);
+    fclose(f);
+    return b;
+}
+
+static int file_is(const char *path, const char *want)
+{
+    size_t n = 0;
+    char *b = slurp(path, &n);
+    int ok = b && n == strlen(want) && memcmp(b, want, n) == 0;
+    free(b);
+    return ok;
+}
+
+/* Number of entries in `d` whose name contains ".tui-tmp.". */
+static int count_temps(const char *d)
+{
+    int n = 0;
+    DIR *dd = opendir(d);
+    struct dirent *de;
+    if (!dd)
+        return -1;
+    while ((de = readdir(dd)) != NULL)
+        if (strstr(de->d_name, ".tui-tmp."))
+            n++;
+    closedir(dd);
+    return n;
+}
+
+static void test_basic(void)
+{
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/plan.yaml", dir);
+    CHECK(atomic_write(path, "one\n", 4) == 0);
+    CHECK(file_is(path, "one\n"));
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == (0644 & ~(mode_t)022));
+    CHECK(chmod(path, 0600) == 0);
+    CHECK(atomic_write(path, "two two\n", 8) == 0);
+    CHECK(file_is(path, "two two\n"));
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK(atomic_write(path, "", 0) == 0);
+    CHECK(file_is(path, ""));
+    CHECK_EQ_U64(count_temps(dir), 0);
+
+    /* a path with no folder part writes in the current folder */
+    char cwd[256];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(dir) == 0);
+    CHECK(atomic_write("here.txt", "h", 1) == 0);
+    CHECK(chdir(cwd) == 0);
+    snprintf(path, sizeof path, "%s/here.txt", dir);
+    CHECK(file_is(path, "h"));
+    unlink(path);
+
+    /* errors name the path */
+    snprintf(path, sizeof path, "%s/no/such/plan.yaml", dir);
+    CHECK(atomic_write(path, "x", 1) == -1);
+    CHECK(strncmp(err_msg(), path, strlen(path)) == 0);
+    CHECK(strstr(err_msg(), "No such file") != NULL);
+    CHECK(atomic_write(dir, "x", 1) == -1);
+    snprintf(path, sizeof path, "%s/", dir);
+    CHECK(atomic_write(path, "x", 1) == -1);
+    CHECK(strstr(err_msg(), "not a file name") != NULL);
+    snprintf(path, sizeof path, "%s/sub", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    CHECK(atomic_write(path, "x", 1) == -1);
+    CHECK(strstr(err_msg(), "is a folder") != NULL);
+    rmdir(path);
+}
+
+static void test_lock(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/plan.yaml", dir);
+    CHECK(atomic_write(path, "old\n", 4) == 0);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0);
+    CHECK(flock(dfd, LOCK_EX | LOCK_NB) == 0);
+    /* a second save while another holds the folder: refused, nothing
+     * changed; the lock is per open file, so this works in-process too */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int r = atomic_write(path, "new\n", 4);
+        _exit(r == -1 && strstr(err_msg(), "another save is in progress")
+                  ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(atomic_write(path, "new\n", 4) == -1);
+    CHECK(strstr(err_msg(), "plan.yaml: another save is in progress in this "
+                            "folder") != NULL);
+    CHECK(file_is(path, "old\n"));
+    CHECK_EQ_U64(count_temps(dir), 0);
+    close(dfd);
+    CHECK(atomic_write(path, "new\n", 4) == 0);
+    CHECK(file_is(path, "new\n"));
+}
+
+static void test_stale(void)
+{
+    char path[128], stale[160], live[160], other[160];
+    snprintf(path, sizeof path, "%s/plan.yaml", dir);
+    /* a pid that surely is gone: a child that exited and was reaped */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    snprintf(stale, sizeof stale, "%s/.plan.yaml.tui-tmp.%ld.0", dir,
+             (long)pid);
+    snprintf(live, sizeof live, "%s/.plan.yaml.tui-tmp.1.0", dir); /* init */
+    snprintf(other, sizeof other, "%s/.other.yaml.tui-tmp.%ld.0", dir,
+             (long)pid);
+    FILE *f = fopen(stale, "w");
+    fputs("half", f);
+    fclose(f);
+    f = fopen(live, "w");
+    fclose(f);
+    f = fopen(other, "w");
+    fclose(f);
+    CHECK(atomic_write(path, "after\n", 6) == 0);
+    CHECK(access(stale, F_OK) != 0); /* dead writer's temp removed */
+    CHECK(access(live, F_OK) == 0);  /* a live pid's temp is kept */
+    CHECK(access(other, F_OK) == 0); /* another base name is kept */
+    CHECK(file_is(path, "after\n"));
+    unlink(live);
+    unlink(other);
+}
+
+/* A write that fails part-way (the file-size limit, EFBIG): the old
+ * file stays, the temp is removed, the message names the path. */
+static void test_write_failure(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/big.bin", dir);
+    CHECK(atomic_write(path, "keep me\n", 8) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {4096, 4096};
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        size_t n = 100000;
+        char *b = calloc(1, n);
+        int r = atomic_write(path, b, n);
+        int ok = r == -1 && strncmp(err_msg(), path, strlen(path)) == 0 &&
+                 strstr(err_msg(), "File too large");
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(file_is(path, "keep me\n"));
+    CHECK_EQ_U64(count_temps(dir), 0);
+    unlink(path);
+}
+
+/* ENOSPC on a small tmpfs and EROFS on a read-only remount, in a private
+ * mount namespace; skipped where the test may not mount (not root). */
+static void test_mounts(void)
+{
+    char mnt[128];
+    snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+    CHECK(mkdir(mnt, 0755) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bits = 0;
+        char path[200];
+        if (unshare(CLONE_NEWNS) < 0 ||
+            mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0)
+            _exit(0x80);
+        snprintf(path, sizeof path, "%s/plan.yaml", mnt);
+        if (atomic_write(path, "old\n", 4) == 0)
+            bits |= 1;
+        size_t n = 1 << 20;
+        char *b = calloc(1, n);
+        if (atomic_write(path, b, n) == -1 &&
+            strstr(err_msg(), "plan.yaml: No space left on device"))
+            bits |= 2;
+        if (file_is(path, "old\n") && count_temps(mnt) == 0)
+            bits |= 4;
+        if (mount("tmpfs", mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) == 0 &&
+            atomic_write(path, "new\n", 4) == -1 &&
+            strstr(err_msg(), "folder is read-only") && file_is(path, "old\n"))
+            bits |= 8;
+        free(b);
+        _exit(bits);
+    }
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    int bits = WEXITSTATUS(status);
+    if (bits == 0x80) {
+        printf("test_atomic: skipped ENOSPC/EROFS (cannot mount here)\n");
+    } else {
+        CHECK(bits & 1);
+        CHECK(bits & 2);
+        CHECK(bits & 4);
+        CHECK(bits & 8);
+    }
+    rmdir(mnt);
+}
+
+int main(void)
+{
+    umask(022);
+    snprintf(dir, sizeof dir, "/tmp/test_atomic.XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_basic();
+    test_lock();
+    test_stale();
+    test_write_failure();
+    test_mounts();
+    char path[128];
+    snprintf(path, sizeof path, "%s/plan.yaml", dir);
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
+    return check_report();
+}

@@ -1,0 +1,36 @@
+/* report.h: the non-interactive views of a session: --summary, --tree,
+ * --export, --presets, and the per-operation lines. */
+#ifndef TUI_CLI_REPORT_H
+#define TUI_CLI_REPORT_H
+
+#include <stdio.h>
+
+#include "../core/preset.h"
+#include "../core/session.h"
+
+/* Totals and the memory table for the session's optimizer and precision.
+ * Returns 0, or -1 with err set. */
+int report_summary(FILE *out, session *s);
+
+/* The name tree with aggregates, down to `depth` levels (0: all).
+ * Returns 0, or -1 with err set. */
+int report_tree(FILE *out, const session *s, unsigned depth);
+
+/* `axolotl`: Axolotl's unfrozen_parameters list (start-anchored regexes,
+ * one per trainable module subtree or tensor); `names`: the frozen
+ * parameter names, one per line. Returns 0, or -1 with err set (unknown
+ * format). */
+int report_export(FILE *out, const session *s, const char *format);
+
+/* Lists the presets; with a session (may be NULL), what each would freeze
+ * there with its defaults. Returns 0, or -1 with err set. */
+int report_presets(FILE *out, const preset_list *l, session *s);
+
+/* One line describing what an operation did. Cannot fail. */
+void report_operation(FILE *out, const char *what, const session *s,
+                      const session_result *r);
+
+/* Formats n with thousands separators into buf. Returns buf. */
+const char *report_count(unsigned long long n, char *buf, size_t cap);
+
+#endif

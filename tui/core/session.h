@@ -1,0 +1,146 @@
+/* session.h: one editing session over one checkpoint.
+ *
+ * The command line and the interactive editor are two faces of these
+ * calls: a session owns the tensor table, the name tree and the frozen
+ * set, records every operation as a plan rule (so a plan made in the
+ * editor and one made on the command line for the same operations are
+ * byte-identical), undoes and redoes whole operations (rules included),
+ * loads a plan onto the checkpoint and saves the current state as a plan.
+ *
+ * The initial state is "every parameter trainable", except for a
+ * TorchScript archive, whose saved requires_grad flags are the initial
+ * state. Rules are resolved from the initial state.
+ */
+#ifndef TUI_CORE_SESSION_H
+#define TUI_CORE_SESSION_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bitset.h"
+#include "freeze.h"
+#include "memory.h"
+#include "plan.h"
+#include "preset.h"
+#include "table.h"
+#include "tree.h"
+
+typedef struct {
+    plan_rule_kind kind;
+    char *pattern;          /* malloc'ed; NULL for PLAN_INVERT */
+} session_rule;
+
+typedef struct {
+    size_t rules_before;    /* rule count before the step */
+    size_t rules_added;     /* how many rules the step added */
+    session_rule *rules;    /* those rules (owned), kept for redo */
+    int changed;            /* 1 when the frozen set changed (a freeze step) */
+} session_step;
+
+typedef struct {
+    table t;                /* owned */
+    tree tr;
+    freeze_set fs;
+    char *checkpoint;       /* path as given (malloc'ed) */
+    session_rule *rules;    /* the rules in force, in order */
+    size_t nrules, rules_cap;
+    session_step *undo, *redo;
+    size_t nundo, undo_cap, nredo, redo_cap;
+    plan base;              /* kept from a loaded plan: train:, batchnorm */
+    int has_base;
+    mem_optimizer optimizer;
+    mem_precision precision;
+    bitset initial;         /* the initial frozen set (TorchScript flags) */
+} session;
+
+/* What an operation did. */
+typedef struct {
+    freeze_report change;   /* tensors and parameters that changed state */
+    size_t matched_tensors; /* model tensors the rules matched (last rule
+                               for a single rule, all rules for a preset) */
+    unsigned long long matched_numel;
+    size_t empty_rules;     /* rules that matched nothing */
+    size_t dropped_rules;   /* preset rules dropped (empty ranges) */
+} session_result;
+
+/* Starts a session on a filled table, which is moved in (*t is left
+ * empty; the session frees the table). `checkpoint` is copied. Defaults:
+ * adamw, fp32. Returns 0, or -1 with err set (out of memory, a tree that
+ * cannot be built); *t is consumed either way and `s` is safe to
+ * session_free. */
+int session_init(session *s, table *t, const char *checkpoint);
+
+/* Frees everything; NULL-safe and idempotent. */
+void session_free(session *s);
+
+/* Applies one rule (freeze/unfreeze PATTERN, or invert) as one undoable
+ * step. A pattern that matches no parameter or buffer is an error unless
+ * allow_empty (then it is recorded and counted in empty_rules).
+ * Returns 0, or -1 with err set ("pattern 'x': unclosed '{' at column 3",
+ * "pattern 'x' matches nothing in model.pt"); nothing changes on error. */
+int session_apply_rule(session *s, plan_rule_kind kind, const char *src,
+                       int allow_empty, session_result *res);
+
+/* Applies a preset ("name" or "name:k=v,k=v") from list `l` as one
+ * undoable step; its expanded rules are recorded. A preset whose rules
+ * all match nothing is an error unless allow_empty.
+ * Returns 0, or -1 with err set; nothing changes on error. */
+int session_apply_preset(session *s, const preset_list *l, const char *spec,
+                         int allow_empty, session_result *res);
+
+/* Computes, without changing anything, the frozen set the given rules
+ * would produce from the current state into `out` (t.count bits,
+ * initialised by the caller). Returns 0, or -1 with err set. */
+int session_preview_preset(const session *s, const preset_list *l,
+                           const char *spec, bitset *out,
+                           session_result *res);
+
+/* Undoes / redoes the last whole operation. Return 1 when a step was
+ * undone/redone, 0 when there was none. Cannot fail. */
+int session_undo(session *s, session_result *res);
+int session_redo(session *s, session_result *res);
+
+/* Loads a plan onto the session's checkpoint. When the plan's fingerprint
+ * matches the checkpoint, its `frozen` list is the state and its rules
+ * are taken as they are; when it differs, the rules are resolved again
+ * on this checkpoint and the differences are written to `report` (may be
+ * NULL): names the plan freezes that the checkpoint lacks, tensors whose
+ * state changed, rules that match nothing. Sets optimizer and precision
+ * from the plan's estimate when present; keeps its train: section for
+ * the next save. The loaded state is the new initial point (no undo
+ * history, nothing unsaved). Returns 0, or -1 with err set ("plan.yaml:
+ * frozen name 'x' is not in the checkpoint"...); on failure the session
+ * is unchanged. */
+int session_load_plan(session *s, const char *plan_path, FILE *report);
+
+/* Fills `out` (plan_init'ed by the caller) with the current state as a
+ * version 1 plan to be written at `plan_path`: the model (path relative
+ * to the plan's folder, format, fingerprint, counts), the rules, the
+ * frozen parameters in table order, the estimate for the session's
+ * optimizer and precision, batchnorm policy, and the loaded train:
+ * section. Returns 0, or -1 with err set. */
+int session_make_plan(session *s, const char *plan_path, plan *out);
+
+/* session_make_plan, then an atomic write; marks the state saved.
+ * Returns 0, or -1 with err set (the old file is kept). */
+int session_save_plan(session *s, const char *plan_path);
+
+/* The current estimate. Returns 0, or -1 with err set. */
+int session_estimate(const session *s, mem_estimate *out);
+
+/* Applies one rule to `target` (t->count bits): freeze sets and unfreeze
+ * clears the bits of the model tensors (parameters and buffers) the
+ * pattern matches; invert flips every parameter. *matched and *numel
+ * get the model tensors matched and their elements. Returns 0, or -1
+ * with err set (a pattern that does not compile, out of memory). */
+int session_resolve_rule(const table *t, plan_rule_kind kind,
+                         const char *src, bitset *target,
+                         size_t *matched, unsigned long long *numel);
+
+/* Writes `name` as a glob that matches exactly that name (and, by the
+ * subtree rule, what is below it): special characters are escaped.
+ * Returns 0, or -1 with err set when it does not fit in cap bytes. */
+int session_quote_pattern(const char *name, size_t len, char *buf,
+                          size_t cap);
+
+#endif
