@@ -92,7 +92,7 @@ ifdef TORCH_PREFIX
 endif
 endif
 
-.PHONY: all test unit deps demo bench install clean fixtures help
+.PHONY: all test test-fast unit deps demo bench install clean fixtures help
 all: $(BUILD)/tui
 
 help:
@@ -137,7 +137,17 @@ demo: deps
 # --- tests ---------------------------------------------------------------
 unit: $(TEST_BIN)
 
+# `make test` runs every test twice: on the optimized build, then on an
+# ASan+UBSan build (leaks reported as failures). `make test-fast` runs the
+# first pass only.
 test: deps
+	@$(MAKE) --no-print-directory all unit
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit
+	@echo "--- the same tests under ASan+UBSan (build-san/)"
+	@BUILD=build-san PYTHON=$(PYTHON) sh tests/run.sh
+
+test-fast: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 

@@ -28,8 +28,8 @@ run_one() {
     rc=$?
     printf '%s\n' "$out" >> "$log"
     line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
-    p=$(printf '%s' "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/')
-    f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    p=$(printf ' %s' "$line" | sed -E 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1/')
+    f=$(printf ' %s' "$line" | sed -E 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\2/')
     [ -n "$p" ] || p=0
     [ -n "$f" ] || f=0
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi

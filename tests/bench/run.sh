@@ -1,12 +1,42 @@
 #!/bin/sh
-# run.sh: the list benchmark (`make bench`): tui --list --json against the
-# Python route on real checkpoints, cached in $BUILD/bench/; the table goes
-# to stdout and $BUILD/bench/list.md. Env: BUILD, PYTHON. Not pass/fail.
+# run.sh: the benchmarks (`make bench`). Not pass/fail tests.
+#  1. list: tui --list --json against the Python route on real checkpoints
+#     (tests/bench/bench_list.py, cached in $BUILD/bench/; table to stdout
+#     and $BUILD/bench/list.md);
+#  2. apply: tests/bench/bench_apply.c (open, tree, session_apply_rule on
+#     the DeepSeek-V3-shaped set) and tests/bench/bench_pattern.c (match
+#     alone) against the Python loops (tests/bench/bench_apply.py; table to
+#     stdout and $BUILD/bench/apply.md).
+# Env: BUILD, PYTHON, FIX (default $BUILD/fixtures), CC, BENCH_CFLAGS
+# (extra flags for the two bench programs, e.g. -fsanitize=... when
+# libtui.a was built with SANITIZE). Docs: docs/benchmarks.md.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
-export BUILD PYTHON
+FIX=${FIX:-$BUILD/fixtures}
+CC=${CC:-cc}
+PKG_CONFIG=${PKG_CONFIG:-pkg-config}
+export BUILD PYTHON FIX
+status=0
+
 # The DeepSeek-V3-shaped set comes from the fixture generators (cached).
 if ! sh tests/fixtures/make.sh >/dev/null; then
-    echo "bench: fixture generation failed; DeepSeek row may be skipped" >&2
+    echo "bench: fixture generation failed; DeepSeek rows may be skipped" >&2
 fi
-exec "$PYTHON" tests/bench/bench_list.py --build "$BUILD"
+
+"$PYTHON" tests/bench/bench_list.py --build "$BUILD" || status=1
+echo
+
+mkdir -p "$BUILD/bench"
+pkgs="yaml-0.1 libcjson zlib nettle"
+cflags="-std=c11 -O2 -g -Wall -Wextra -Wshadow -D_GNU_SOURCE \
+$($PKG_CONFIG --cflags $pkgs) ${BENCH_CFLAGS:-}"
+libs="$BUILD/libtui.a $($PKG_CONFIG --libs $pkgs) -lm"
+for b in bench_pattern bench_apply; do
+    # shellcheck disable=SC2086 # word splitting of the flag lists is meant
+    if ! $CC $cflags "tests/bench/$b.c" $libs -o "$BUILD/bench/$b"; then
+        echo "bench: building $b failed" >&2
+        exit 1
+    fi
+done
+"$PYTHON" tests/bench/bench_apply.py --build "$BUILD" || status=1
+exit $status
