@@ -45,7 +45,7 @@ endif
 
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow
-CFLAGS_ALL := -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -DTUI_VERSION=\"$(VERSION)\" \
+CFLAGS_ALL := -std=c11 $(OPT) $(WARN) -fPIC -D_GNU_SOURCE -DTUI_VERSION=\"$(VERSION)\" \
 	$(PKG_CFLAGS) $(CURSES_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS)
 ifneq ($(SANITIZE),)
@@ -66,12 +66,14 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 APP_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(UI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-LIBS := $(PKG_LIBS) $(CURSES_LIBS) -lm
+LIBS := $(PKG_LIBS) $(CURSES_LIBS) -lm -ldl
 LINK := $(CC)
 
-# libtorch is linked only when there is shim code to link; --list and the
-# editor must not pay libtorch's load time (docs/benchmarks.md).
-ifneq ($(SHIM_SRC),)
+# The trainer (tui/train/*.c and the C++ shim) is a shared library that
+# `tui --headless` loads with dlopen, so no other mode loads libtorch
+# (docs/benchmarks.md: --list would otherwise take 0.6 s instead of 2 ms).
+TRAIN_LIB :=
+ifneq ($(SHIM_SRC)$(TRAIN_SRC),)
 ifdef TORCH_PREFIX
   TORCH_INC := -isystem $(TORCH_PREFIX)/include \
 	-isystem $(TORCH_PREFIX)/include/torch/csrc/api/include
@@ -83,17 +85,15 @@ ifdef TORCH_PREFIX
   TORCH_LIBS := -L$(TORCH_LIBDIR) -Wl,-rpath,$(TORCH_LIBDIR) \
 	-Wl,--no-as-needed $(if $(wildcard $(TORCH_LIBDIR)/libtorch_cuda.so),-ltorch_cuda) \
 	-ltorch_cpu -ltorch -lc10 -Wl,--as-needed
-  CXXFLAGS_ALL := -std=c++17 $(OPT) -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
+  CXXFLAGS_ALL := -std=c++17 $(OPT) -Wall -Wextra -fPIC $(TORCH_INC) $(CXXFLAGS) \
 	$(if $(SANITIZE),$(SAN))
-  APP_OBJ += $(TRAIN_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o)
-  CFLAGS_ALL += -DTUI_TORCH=1
-  LIBS += $(TORCH_LIBS)
-  LINK := $(CXX)
+  TRAIN_OBJ := $(TRAIN_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o)
+  TRAIN_LIB := $(BUILD)/libtui-train.so
 endif
 endif
 
 .PHONY: all test test-fast unit deps demo bench install clean fixtures help
-all: $(BUILD)/tui
+all: $(BUILD)/tui $(TRAIN_LIB)
 
 help:
 	@sed -n '3,11p' Makefile
@@ -119,6 +119,10 @@ $(BUILD)/libtui.a: $(LIB_OBJ)
 
 $(BUILD)/tui: $(APP_OBJ) $(BUILD)/libtui.a
 	$(LINK) $(LDFLAGS_ALL) -o $@ $(APP_OBJ) $(BUILD)/libtui.a $(LIBS)
+
+$(BUILD)/libtui-train.so: $(TRAIN_OBJ) $(BUILD)/libtui.a
+	$(CXX) -shared $(LDFLAGS_ALL) -o $@ $(TRAIN_OBJ) $(BUILD)/libtui.a \
+	  $(PKG_LIBS) $(TORCH_LIBS) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtui.a $(BUILD)/.flags
 	@mkdir -p $(dir $@)
@@ -162,6 +166,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tui/presets \
 	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/tui $(DESTDIR)$(PREFIX)/bin/tui
+	$(if $(TRAIN_LIB),install -d $(DESTDIR)$(PREFIX)/lib/tui && install -m 755 $(TRAIN_LIB) $(DESTDIR)$(PREFIX)/lib/tui/)
 	$(if $(wildcard presets/*.yaml),install -m 644 presets/*.yaml $(DESTDIR)$(PREFIX)/share/tui/presets/)
 	$(if $(wildcard docs/tui.1),install -m 644 docs/tui.1 $(DESTDIR)$(PREFIX)/share/man/man1/tui.1)
 

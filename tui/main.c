@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/headless.h"
 #include "cli/list.h"
 #include "cli/report.h"
 #include "core/err.h"
@@ -26,7 +27,7 @@
 enum { EXIT_BAD = 2, MAX_OPS = 1024 };
 
 enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
-            MODE_PRESETS };
+            MODE_PRESETS, MODE_HEADLESS };
 
 typedef struct {
     int kind;           /* 'f' freeze, 'u' unfreeze, 'i' invert, 'p' preset */
@@ -39,6 +40,9 @@ typedef struct {
     unsigned depth;
     const char *checkpoint, *plan, *output, *export_format;
     const char *optimizer, *precision;
+    const char *device;         /* --headless overrides */
+    long long max_steps;
+    int resume;
     op ops[MAX_OPS];
     size_t nops;
 } options;
@@ -73,6 +77,9 @@ static void print_help(void)
 "                          (the frozen parameter names, one per line)\n"
 "      --presets           list the presets; with CHECKPOINT, what each\n"
 "                          would freeze there\n"
+"      --headless          train per the plan's train: section (needs --plan;\n"
+"                          docs/training.md); with --device cuda|cpu,\n"
+"                          --max-steps N, --resume, -o/--output DIR\n"
 "\n"
 "operations (applied in the order given, after --plan):\n"
 "  -f, --freeze PATTERN    freeze what PATTERN matches (docs/patterns.md)\n"
@@ -83,7 +90,8 @@ static void print_help(void)
 "\n"
 "options:\n"
 "      --plan FILE         start from this plan (docs/plan-format.md)\n"
-"  -o, --output FILE       write the resulting plan (atomically)\n"
+"  -o, --output FILE       write the resulting plan (atomically); with\n"
+"                          --headless, the run's output folder\n"
 "      --optimizer NAME    sgd, momentum, adam, adamw (default), adafactor,\n"
 "                          adam8bit: for the memory estimate\n"
 "      --precision NAME    fp32 (default), amp, bf16, pure-bf16\n"
@@ -302,7 +310,7 @@ out:
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
-           O_PLAN, O_OPT, O_PREC };
+           O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME };
     static const struct option longopts[] = {
         {"list", no_argument, NULL, 'l'},
         {"json", no_argument, NULL, O_JSON},
@@ -320,12 +328,17 @@ static int parse_args(int argc, char **argv, options *o)
         {"output", required_argument, NULL, 'o'},
         {"optimizer", required_argument, NULL, O_OPT},
         {"precision", required_argument, NULL, O_PREC},
+        {"headless", no_argument, NULL, O_HEADLESS},
+        {"device", required_argument, NULL, O_DEVICE},
+        {"max-steps", required_argument, NULL, O_STEPS},
+        {"resume", no_argument, NULL, O_RESUME},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
+    o->max_steps = -1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":lstf:u:p:o:hV", longopts, NULL))
            != -1) {
@@ -335,6 +348,20 @@ static int parse_args(int argc, char **argv, options *o)
         case 's': m = MODE_SUMMARY; break;
         case 't': m = MODE_TREE; break;
         case O_PRESETS: m = MODE_PRESETS; break;
+        case O_HEADLESS: m = MODE_HEADLESS; break;
+        case O_DEVICE: o->device = optarg; break;
+        case O_RESUME: o->resume = 1; break;
+        case O_STEPS: {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v < 1) {
+                fprintf(stderr, "tui: --max-steps needs a positive number, "
+                        "got '%s'\n", optarg);
+                return -1;
+            }
+            o->max_steps = v;
+            break;
+        }
         case O_EXPORT: m = MODE_EXPORT; o->export_format = optarg; break;
         case O_JSON: o->json = 1; break;
         case O_DEPTH: {
@@ -374,7 +401,7 @@ static int parse_args(int argc, char **argv, options *o)
         if (m != MODE_NONE) {
             if (o->mode != MODE_NONE && o->mode != m) {
                 fprintf(stderr, "tui: choose one of --list, --summary, "
-                        "--tree, --export, --presets\n");
+                        "--tree, --export, --presets, --headless\n");
                 return -1;
             }
             o->mode = m;
@@ -398,6 +425,17 @@ int main(int argc, char **argv)
         return fail_usage("--json goes with --list");
     if (o.depth && o.mode != MODE_TREE)
         return fail_usage("--depth goes with --tree");
+    if (o.mode == MODE_HEADLESS) {
+        if (!o.plan || o.checkpoint || o.nops)
+            return fail_usage("--headless takes --plan PLAN and no "
+                              "checkpoint or operations");
+        train_options t = {o.plan, o.device, o.max_steps, o.resume,
+                           o.output};
+        return headless_run(&t);
+    }
+    if ((o.device || o.resume || o.max_steps >= 0))
+        return fail_usage("--device, --max-steps and --resume go with "
+                          "--headless");
     if (!o.checkpoint && !o.plan && o.mode != MODE_PRESETS)
         return fail_usage("no checkpoint given");
     if (o.mode == MODE_NONE && o.nops == 0 && !o.output && !o.plan) {

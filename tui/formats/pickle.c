@@ -336,7 +336,7 @@ static int vm_reduce(vm *m, int newobj)
 /* Runs one opcode. Returns 0 to go on, 1 at STOP, -1 with err set. */
 static int vm_step(vm *m, int op)
 {
-    size_t s, e;
+    size_t s = 0, e = 0;
     pv *v, *w;
     int64_t iv;
     int is_bool;
