@@ -75,7 +75,9 @@ LINK := $(CC)
 TRAIN_LIB :=
 ifneq ($(SHIM_SRC)$(TRAIN_SRC),)
 ifdef TORCH_PREFIX
-  TORCH_INC := -isystem $(TORCH_PREFIX)/include \
+  # /usr/include must not be an -isystem folder (it breaks C++'s
+  # #include_next), so Debian's prefix adds only the API folder.
+  TORCH_INC := $(if $(filter /usr,$(TORCH_PREFIX)),,-isystem $(TORCH_PREFIX)/include) \
 	-isystem $(TORCH_PREFIX)/include/torch/csrc/api/include
   ifeq ($(TORCH_PREFIX),/usr)
     TORCH_LIBDIR := /usr/lib/$(shell $(CC) -dumpmachine)

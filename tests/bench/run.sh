@@ -27,10 +27,9 @@ fi
 echo
 
 mkdir -p "$BUILD/bench"
-pkgs="yaml-0.1 libcjson zlib nettle"
 cflags="-std=c11 -O2 -g -Wall -Wextra -Wshadow -D_GNU_SOURCE \
-$($PKG_CONFIG --cflags $pkgs) ${BENCH_CFLAGS:-}"
-libs="$BUILD/libtui.a $($PKG_CONFIG --libs $pkgs) -lm"
+$($PKG_CONFIG --cflags yaml-0.1 libcjson zlib nettle) ${BENCH_CFLAGS:-}"
+libs="$BUILD/libtui.a $($PKG_CONFIG --libs yaml-0.1 libcjson zlib nettle) -lm"
 for b in bench_pattern bench_apply; do
     # shellcheck disable=SC2086 # word splitting of the flag lists is meant
     if ! $CC $cflags "tests/bench/$b.c" $libs -o "$BUILD/bench/$b"; then

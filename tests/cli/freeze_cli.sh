@@ -16,6 +16,8 @@
 FIX=${FIX:-build/fixtures}
 TUI=${TUI:-build/tui}
 PY=${PYTHON:-/usr/bin/python3}
+case $TUI in /*) ;; *) TUI=$(pwd)/$TUI ;; esac
+case $FIX in /*) ;; *) FIX=$(pwd)/$FIX ;; esac
 if [ -z "$TUI_PRESETS_DIR" ]; then
     TUI_PRESETS_DIR=$(cd "$(dirname "$0")/../.." && pwd)/presets
 fi
@@ -449,6 +451,7 @@ same "presets: exit" "$rc" 0
 block() { sed -n "/^$1 /,/here:/p" "$tmp/pr.out" | grep 'here:'; }
 expect "presets: BERT preset matches nothing on resnet18" \
     has "$(block bert-embeddings-first-n)" "here: matches nothing on this model"
+# shellcheck disable=SC2046 # two words: tensors, parameters
 set -- $(h prefix_count "$R.expected.json" conv1 bn1 layer1 layer2)
 same "presets: resnet-backbone (k=2) count on resnet18" \
     "$(block resnet-backbone)" "    here: frozen then $1 tensors, $2 parameters (5.8%)"

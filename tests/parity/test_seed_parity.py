@@ -73,7 +73,7 @@ def diff(got, want):
 
 def top_n_layer_freeze(model, N):
     for n, p in model.named_parameters():
-        if f".embeddings" in n:
+        if f".embeddings" in n:  # noqa: F541 (verbatim)
             p.requires_grad = False
     for i in range(0, N, 1):
         for n, p in model.named_parameters():

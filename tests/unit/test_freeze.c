@@ -5,156 +5,13 @@
 #include "check.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "../../tui/core/err.h"
 #include "../../tui/core/freeze.h"
 #include "../../tui/core/table.h"
 #include "../../tui/core/tree.h"
-
-/* What the printed timings were measured on. */
-#if defined(__SANITIZE_ADDRESS__)
-#define BUILD_KIND "sanitized build, slower"
-#elif defined(__OPTIMIZE__)
-#define BUILD_KIND "optimized build"
-#else
-#define BUILD_KIND "unoptimized build"
-#endif
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* The same model generators as test_tree.c. */
-static long add(table *t, const char *name, tensor_kind k, dtype dt,
-                unsigned nd, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-    uint64_t shape[4] = {a, b, c, d};
-    long i = table_add(t, name, strlen(name), dt, nd, shape);
-    if (i >= 0)
-        table_at(t, (size_t)i)->kind = (uint8_t)k;
-    else
-        fprintf(stderr, "table_add %s: %s\n", name, err_msg());
-    return i;
-}
-
-static void add_bn(table *t, const char *p, uint64_t ch)
-{
-    char n[128];
-    snprintf(n, sizeof n, "%s.weight", p);
-    add(t, n, TK_PARAMETER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.bias", p);
-    add(t, n, TK_PARAMETER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.running_mean", p);
-    add(t, n, TK_BUFFER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.running_var", p);
-    add(t, n, TK_BUFFER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.num_batches_tracked", p);
-    add(t, n, TK_BUFFER, DT_I64, 0, 0, 0, 0, 0);
-}
-
-/* torchvision's resnet18 state_dict: 122 tensors, 11,689,512 params. */
-static void make_resnet18(table *t)
-{
-    char n[128];
-    add(t, "conv1.weight", TK_PARAMETER, DT_F32, 4, 64, 3, 7, 7);
-    add_bn(t, "bn1", 64);
-    uint64_t in = 64;
-    for (int L = 1; L <= 4; L++) {
-        uint64_t ch = 64u << (L - 1);
-        for (int b = 0; b < 2; b++) {
-            uint64_t cin = b == 0 ? in : ch;
-            snprintf(n, sizeof n, "layer%d.%d.conv1.weight", L, b);
-            add(t, n, TK_PARAMETER, DT_F32, 4, ch, cin, 3, 3);
-            snprintf(n, sizeof n, "layer%d.%d.bn1", L, b);
-            add_bn(t, n, ch);
-            snprintf(n, sizeof n, "layer%d.%d.conv2.weight", L, b);
-            add(t, n, TK_PARAMETER, DT_F32, 4, ch, ch, 3, 3);
-            snprintf(n, sizeof n, "layer%d.%d.bn2", L, b);
-            add_bn(t, n, ch);
-            if (b == 0 && L > 1) {
-                snprintf(n, sizeof n, "layer%d.0.downsample.0.weight", L);
-                add(t, n, TK_PARAMETER, DT_F32, 4, ch, in, 1, 1);
-                snprintf(n, sizeof n, "layer%d.0.downsample.1", L);
-                add_bn(t, n, ch);
-            }
-        }
-        in = ch;
-    }
-    add(t, "fc.weight", TK_PARAMETER, DT_F32, 2, 1000, 512, 0, 0);
-    add(t, "fc.bias", TK_PARAMETER, DT_F32, 1, 1000, 0, 0, 0);
-}
-
-static int cmp_str_num(const void *a, const void *b)
-{
-    char x[16], y[16];
-    snprintf(x, sizeof x, "%d", *(const int *)a);
-    snprintf(y, sizeof y, "%d", *(const int *)b);
-    return strcmp(x, y);
-}
-
-/* A DeepSeek-V3-shaped name list (about 92,000 tensors), layers added in
- * the lexicographic order a safetensors writer uses (10 before 2). */
-static void make_deepseek(table *t)
-{
-    static const char *attn[] = {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa",
-                                 "kv_b_proj", "o_proj"};
-    static const char *proj[] = {"gate_proj", "up_proj", "down_proj"};
-    char n[160];
-    int layers[62];
-    for (int i = 0; i < 62; i++)
-        layers[i] = i;
-    qsort(layers, 62, sizeof *layers, cmp_str_num);
-    add(t, "model.embed_tokens.weight", TK_PARAMETER, DT_BF16, 2, 129280, 7168, 0, 0);
-    for (int li = 0; li < 62; li++) {
-        int L = layers[li];
-        snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 7168, 0, 0, 0);
-        snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 7168, 0, 0, 0);
-        for (int a = 0; a < 5; a++) {
-            snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.weight", L, attn[a]);
-            add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 1536, 7168, 0, 0);
-            snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.weight_scale_inv", L, attn[a]);
-            add(t, n, TK_PARAMETER, DT_F32, 2, 12, 56, 0, 0);
-        }
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.q_a_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 1536, 0, 0, 0);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.kv_a_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 512, 0, 0, 0);
-        if (L < 3) {
-            for (int p = 0; p < 3; p++) {
-                snprintf(n, sizeof n, "model.layers.%d.mlp.%s.weight", L, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 18432, 7168, 0, 0);
-                snprintf(n, sizeof n, "model.layers.%d.mlp.%s.weight_scale_inv", L, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F32, 2, 144, 56, 0, 0);
-            }
-            continue;
-        }
-        snprintf(n, sizeof n, "model.layers.%d.mlp.gate.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 2, 256, 7168, 0, 0);
-        snprintf(n, sizeof n, "model.layers.%d.mlp.gate.e_score_correction_bias", L);
-        add(t, n, TK_BUFFER, DT_F32, 1, 256, 0, 0, 0);
-        for (int e = 255; e >= 0; e--)
-            for (int p = 0; p < 3; p++) {
-                snprintf(n, sizeof n, "model.layers.%d.mlp.experts.%d.%s.weight", L, e, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 2048, 7168, 0, 0);
-                snprintf(n, sizeof n, "model.layers.%d.mlp.experts.%d.%s.weight_scale_inv", L, e, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F32, 2, 16, 56, 0, 0);
-            }
-        for (int p = 0; p < 3; p++) {
-            snprintf(n, sizeof n, "model.layers.%d.mlp.shared_experts.%s.weight", L, proj[p]);
-            add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 2048, 7168, 0, 0);
-            snprintf(n, sizeof n, "model.layers.%d.mlp.shared_experts.%s.weight_scale_inv", L, proj[p]);
-            add(t, n, TK_PARAMETER, DT_F32, 2, 16, 56, 0, 0);
-        }
-    }
-    add(t, "model.norm.weight", TK_PARAMETER, DT_BF16, 1, 7168, 0, 0, 0);
-    add(t, "lm_head.weight", TK_PARAMETER, DT_BF16, 2, 129280, 7168, 0, 0);
-}
+#include "model_names.h"
+#include "timing.h"
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
@@ -208,15 +65,21 @@ static int totals_match(const table *t, const tree *tr, const freeze_set *fs)
     return ok;
 }
 
+/* Fills t with resnet18 and builds its tree and frozen set. */
+static void open_resnet(table *t, tree *tr, freeze_set *fs)
+{
+    table_init(t);
+    CHECK(mn_gen_resnet18(t) == 0);
+    CHECK(tree_build(tr, t) == 0);
+    CHECK(freeze_init(fs, tr) == 0);
+}
+
 static void test_resnet_subtree(void)
 {
     table t;
-    table_init(&t);
-    make_resnet18(&t);
     tree tr;
     freeze_set fs;
-    CHECK(tree_build(&tr, &t) == 0);
-    CHECK(freeze_init(&fs, &tr) == 0);
+    open_resnet(&t, &tr, &fs);
     CHECK(!freeze_changed_since_save(&fs));
 
     /* freeze layer1.0: the seed article's resnet recipe */
@@ -370,22 +233,19 @@ static void test_resnet_subtree(void)
  * optimizer state, for the property test. */
 static void make_mixed(table *t)
 {
-    char n[96];
-    make_resnet18(t);
-    add(t, "a.b", TK_PARAMETER, DT_F32, 1, 5, 0, 0, 0);
-    add(t, "a.b.c", TK_PARAMETER, DT_F32, 1, 7, 0, 0, 0);
-    add(t, "a.b.c.d", TK_BUFFER, DT_F32, 1, 2, 0, 0, 0);
-    add(t, "a.e", TK_PARAMETER, DT_BF16, 0, 0, 0, 0, 0);
+    CHECK(mn_gen_resnet18(t) == 0);
+    mn_add(t, TK_PARAMETER, DT_F32, MN_1D(5), "a.b");
+    mn_add(t, TK_PARAMETER, DT_F32, MN_1D(7), "a.b.c");
+    mn_add(t, TK_BUFFER, DT_F32, MN_1D(2), "a.b.c.d");
+    mn_add(t, TK_PARAMETER, DT_BF16, MN_0D, "a.e");
     for (int L = 11; L >= 0; L--)
         for (int e = 0; e < 10; e++)
-            for (int w = 1; w <= 2; w++) {
-                snprintf(n, sizeof n, "m.layers.%d.experts.%d.w%d", L, e, w);
-                add(t, n, TK_PARAMETER, DT_BF16, 2, (uint64_t)(L + 1), (uint64_t)(e + w), 0, 0);
-            }
-    for (int s = 0; s < 5; s++) {
-        snprintf(n, sizeof n, "state.%d.exp_avg", s);
-        add(t, n, TK_OPTIMIZER, DT_F32, 1, 100, 0, 0, 0);
-    }
+            for (int w = 1; w <= 2; w++)
+                mn_add(t, TK_PARAMETER, DT_BF16,
+                       MN_2D((uint64_t)(L + 1), (uint64_t)(e + w)),
+                       "m.layers.%d.experts.%d.w%d", L, e, w);
+    for (int s = 0; s < 5; s++)
+        mn_add(t, TK_OPTIMIZER, DT_F32, MN_1D(100), "state.%d.exp_avg", s);
 }
 
 #define PROP_OPS 800
@@ -544,7 +404,9 @@ static void test_big(void)
 {
     table t;
     table_init(&t);
-    make_deepseek(&t);
+    /* layers in a safetensors writer's text order, experts backwards */
+    CHECK(mn_gen_deepseek_v3(&t, MN_DS_LAYERS_AS_TEXT |
+                                     MN_DS_EXPERTS_DESCENDING) == 0);
     tree tr;
     freeze_set fs;
     CHECK(tree_build(&tr, &t) == 0);
@@ -561,7 +423,7 @@ static void test_big(void)
     freeze_clear_history(&fs);
     bitset_copy(&before, &fs.frozen);
 
-    double t0 = now_ms();
+    double t0 = timing_now_ms();
     int ok = 1;
     for (int k = 0; k < 100; k++) {
         if (freeze_set_node(&fs, root, k % 2 == 0, &r))
@@ -569,31 +431,31 @@ static void test_big(void)
         if (r.tensors_changed != (k == 0 ? params - 1536 : params))
             ok = 0;
     }
-    double t1 = now_ms();
+    double t1 = timing_now_ms();
     CHECK(ok);
     CHECK_EQ_U64(freeze_undo_depth(&fs), 100);
     CHECK(tree_node_state(root) == TREE_TRAINABLE);
     size_t log = freeze_log_bytes(&fs);
     /* each step is at most a bitmap of the table */
     CHECK(log <= 100 * (t.count / 8 + 8));
-    double t2 = now_ms();
+    double t2 = timing_now_ms();
     while (freeze_undo(&fs, NULL))
         ;
-    double t3 = now_ms();
+    double t3 = timing_now_ms();
     CHECK(memcmp(before.w, fs.frozen.w, (t.count / 64 + 1) * 8) == 0);
     CHECK(totals_match(&t, &tr, &fs));
     /* one tensor by mask (the per-leaf path) */
     bitset m;
     CHECK(bitset_init(&m, t.count) == 0);
     bitset_set(&m, 12345);
-    double t4 = now_ms();
+    double t4 = timing_now_ms();
     CHECK(freeze_set_mask(&fs, &m, !freeze_is_frozen(&fs, 12345), &r) == 0);
-    double t5 = now_ms();
+    double t5 = timing_now_ms();
     CHECK_EQ_U64(r.tensors_changed, 1);
     CHECK(totals_match(&t, &tr, &fs));
     printf("%zu tensors: root toggle %.2f ms each (100 toggles, undo log "
            "%zu bytes), undo of 100 steps %.1f ms, one-tensor mask %.3f ms "
-           "(" BUILD_KIND ")\n",
+           "(" TIMING_BUILD_KIND ")\n",
            t.count, (t1 - t0) / 100, log, t3 - t2, t5 - t4);
     bitset_free(&m);
     bitset_free(&before);
@@ -607,12 +469,9 @@ static void test_big(void)
 static void test_log_limit(void)
 {
     table t;
-    table_init(&t);
-    make_resnet18(&t);
     tree tr;
     freeze_set fs;
-    CHECK(tree_build(&tr, &t) == 0);
-    CHECK(freeze_init(&fs, &tr) == 0);
+    open_resnet(&t, &tr, &fs);
     tree_node *fc = tree_find(&tr, "fc", 2);
     freeze_mark_saved(&fs);
     int ok = 1;

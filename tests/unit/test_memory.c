@@ -11,154 +11,24 @@
 #include "../../tui/core/err.h"
 #include "../../tui/core/memory.h"
 #include "../../tui/core/table.h"
+#include "model_names.h"
 
-typedef struct {
-    const char *name;
-    dtype dt;
-    unsigned ndim;
-    uint64_t shape[4];
-    int param; /* 1 parameter, 0 buffer */
-} r18_tensor;
-
-/* torchvision.models.resnet18().state_dict(), in order. */
-static const r18_tensor r18[] = {
-    {"conv1.weight", DT_F32, 4, {64, 3, 7, 7}, 1},
-    {"bn1.weight", DT_F32, 1, {64}, 1},
-    {"bn1.bias", DT_F32, 1, {64}, 1},
-    {"bn1.running_mean", DT_F32, 1, {64}, 0},
-    {"bn1.running_var", DT_F32, 1, {64}, 0},
-    {"bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer1.0.conv1.weight", DT_F32, 4, {64, 64, 3, 3}, 1},
-    {"layer1.0.bn1.weight", DT_F32, 1, {64}, 1},
-    {"layer1.0.bn1.bias", DT_F32, 1, {64}, 1},
-    {"layer1.0.bn1.running_mean", DT_F32, 1, {64}, 0},
-    {"layer1.0.bn1.running_var", DT_F32, 1, {64}, 0},
-    {"layer1.0.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer1.0.conv2.weight", DT_F32, 4, {64, 64, 3, 3}, 1},
-    {"layer1.0.bn2.weight", DT_F32, 1, {64}, 1},
-    {"layer1.0.bn2.bias", DT_F32, 1, {64}, 1},
-    {"layer1.0.bn2.running_mean", DT_F32, 1, {64}, 0},
-    {"layer1.0.bn2.running_var", DT_F32, 1, {64}, 0},
-    {"layer1.0.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer1.1.conv1.weight", DT_F32, 4, {64, 64, 3, 3}, 1},
-    {"layer1.1.bn1.weight", DT_F32, 1, {64}, 1},
-    {"layer1.1.bn1.bias", DT_F32, 1, {64}, 1},
-    {"layer1.1.bn1.running_mean", DT_F32, 1, {64}, 0},
-    {"layer1.1.bn1.running_var", DT_F32, 1, {64}, 0},
-    {"layer1.1.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer1.1.conv2.weight", DT_F32, 4, {64, 64, 3, 3}, 1},
-    {"layer1.1.bn2.weight", DT_F32, 1, {64}, 1},
-    {"layer1.1.bn2.bias", DT_F32, 1, {64}, 1},
-    {"layer1.1.bn2.running_mean", DT_F32, 1, {64}, 0},
-    {"layer1.1.bn2.running_var", DT_F32, 1, {64}, 0},
-    {"layer1.1.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer2.0.conv1.weight", DT_F32, 4, {128, 64, 3, 3}, 1},
-    {"layer2.0.bn1.weight", DT_F32, 1, {128}, 1},
-    {"layer2.0.bn1.bias", DT_F32, 1, {128}, 1},
-    {"layer2.0.bn1.running_mean", DT_F32, 1, {128}, 0},
-    {"layer2.0.bn1.running_var", DT_F32, 1, {128}, 0},
-    {"layer2.0.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer2.0.conv2.weight", DT_F32, 4, {128, 128, 3, 3}, 1},
-    {"layer2.0.bn2.weight", DT_F32, 1, {128}, 1},
-    {"layer2.0.bn2.bias", DT_F32, 1, {128}, 1},
-    {"layer2.0.bn2.running_mean", DT_F32, 1, {128}, 0},
-    {"layer2.0.bn2.running_var", DT_F32, 1, {128}, 0},
-    {"layer2.0.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer2.0.downsample.0.weight", DT_F32, 4, {128, 64, 1, 1}, 1},
-    {"layer2.0.downsample.1.weight", DT_F32, 1, {128}, 1},
-    {"layer2.0.downsample.1.bias", DT_F32, 1, {128}, 1},
-    {"layer2.0.downsample.1.running_mean", DT_F32, 1, {128}, 0},
-    {"layer2.0.downsample.1.running_var", DT_F32, 1, {128}, 0},
-    {"layer2.0.downsample.1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer2.1.conv1.weight", DT_F32, 4, {128, 128, 3, 3}, 1},
-    {"layer2.1.bn1.weight", DT_F32, 1, {128}, 1},
-    {"layer2.1.bn1.bias", DT_F32, 1, {128}, 1},
-    {"layer2.1.bn1.running_mean", DT_F32, 1, {128}, 0},
-    {"layer2.1.bn1.running_var", DT_F32, 1, {128}, 0},
-    {"layer2.1.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer2.1.conv2.weight", DT_F32, 4, {128, 128, 3, 3}, 1},
-    {"layer2.1.bn2.weight", DT_F32, 1, {128}, 1},
-    {"layer2.1.bn2.bias", DT_F32, 1, {128}, 1},
-    {"layer2.1.bn2.running_mean", DT_F32, 1, {128}, 0},
-    {"layer2.1.bn2.running_var", DT_F32, 1, {128}, 0},
-    {"layer2.1.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer3.0.conv1.weight", DT_F32, 4, {256, 128, 3, 3}, 1},
-    {"layer3.0.bn1.weight", DT_F32, 1, {256}, 1},
-    {"layer3.0.bn1.bias", DT_F32, 1, {256}, 1},
-    {"layer3.0.bn1.running_mean", DT_F32, 1, {256}, 0},
-    {"layer3.0.bn1.running_var", DT_F32, 1, {256}, 0},
-    {"layer3.0.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer3.0.conv2.weight", DT_F32, 4, {256, 256, 3, 3}, 1},
-    {"layer3.0.bn2.weight", DT_F32, 1, {256}, 1},
-    {"layer3.0.bn2.bias", DT_F32, 1, {256}, 1},
-    {"layer3.0.bn2.running_mean", DT_F32, 1, {256}, 0},
-    {"layer3.0.bn2.running_var", DT_F32, 1, {256}, 0},
-    {"layer3.0.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer3.0.downsample.0.weight", DT_F32, 4, {256, 128, 1, 1}, 1},
-    {"layer3.0.downsample.1.weight", DT_F32, 1, {256}, 1},
-    {"layer3.0.downsample.1.bias", DT_F32, 1, {256}, 1},
-    {"layer3.0.downsample.1.running_mean", DT_F32, 1, {256}, 0},
-    {"layer3.0.downsample.1.running_var", DT_F32, 1, {256}, 0},
-    {"layer3.0.downsample.1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer3.1.conv1.weight", DT_F32, 4, {256, 256, 3, 3}, 1},
-    {"layer3.1.bn1.weight", DT_F32, 1, {256}, 1},
-    {"layer3.1.bn1.bias", DT_F32, 1, {256}, 1},
-    {"layer3.1.bn1.running_mean", DT_F32, 1, {256}, 0},
-    {"layer3.1.bn1.running_var", DT_F32, 1, {256}, 0},
-    {"layer3.1.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer3.1.conv2.weight", DT_F32, 4, {256, 256, 3, 3}, 1},
-    {"layer3.1.bn2.weight", DT_F32, 1, {256}, 1},
-    {"layer3.1.bn2.bias", DT_F32, 1, {256}, 1},
-    {"layer3.1.bn2.running_mean", DT_F32, 1, {256}, 0},
-    {"layer3.1.bn2.running_var", DT_F32, 1, {256}, 0},
-    {"layer3.1.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer4.0.conv1.weight", DT_F32, 4, {512, 256, 3, 3}, 1},
-    {"layer4.0.bn1.weight", DT_F32, 1, {512}, 1},
-    {"layer4.0.bn1.bias", DT_F32, 1, {512}, 1},
-    {"layer4.0.bn1.running_mean", DT_F32, 1, {512}, 0},
-    {"layer4.0.bn1.running_var", DT_F32, 1, {512}, 0},
-    {"layer4.0.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer4.0.conv2.weight", DT_F32, 4, {512, 512, 3, 3}, 1},
-    {"layer4.0.bn2.weight", DT_F32, 1, {512}, 1},
-    {"layer4.0.bn2.bias", DT_F32, 1, {512}, 1},
-    {"layer4.0.bn2.running_mean", DT_F32, 1, {512}, 0},
-    {"layer4.0.bn2.running_var", DT_F32, 1, {512}, 0},
-    {"layer4.0.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer4.0.downsample.0.weight", DT_F32, 4, {512, 256, 1, 1}, 1},
-    {"layer4.0.downsample.1.weight", DT_F32, 1, {512}, 1},
-    {"layer4.0.downsample.1.bias", DT_F32, 1, {512}, 1},
-    {"layer4.0.downsample.1.running_mean", DT_F32, 1, {512}, 0},
-    {"layer4.0.downsample.1.running_var", DT_F32, 1, {512}, 0},
-    {"layer4.0.downsample.1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer4.1.conv1.weight", DT_F32, 4, {512, 512, 3, 3}, 1},
-    {"layer4.1.bn1.weight", DT_F32, 1, {512}, 1},
-    {"layer4.1.bn1.bias", DT_F32, 1, {512}, 1},
-    {"layer4.1.bn1.running_mean", DT_F32, 1, {512}, 0},
-    {"layer4.1.bn1.running_var", DT_F32, 1, {512}, 0},
-    {"layer4.1.bn1.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"layer4.1.conv2.weight", DT_F32, 4, {512, 512, 3, 3}, 1},
-    {"layer4.1.bn2.weight", DT_F32, 1, {512}, 1},
-    {"layer4.1.bn2.bias", DT_F32, 1, {512}, 1},
-    {"layer4.1.bn2.running_mean", DT_F32, 1, {512}, 0},
-    {"layer4.1.bn2.running_var", DT_F32, 1, {512}, 0},
-    {"layer4.1.bn2.num_batches_tracked", DT_I64, 0, {0}, 0},
-    {"fc.weight", DT_F32, 2, {1000, 512}, 1},
-    {"fc.bias", DT_F32, 1, {1000}, 1},
-};
-#define R18_COUNT (sizeof r18 / sizeof r18[0])
-
+/* torchvision.models.resnet18().state_dict(), in order (model_names.h).
+ * The hand sums below read names, kinds, dtypes and shapes back from the
+ * table and compute everything else themselves. */
 static void build_r18(table *t)
 {
     table_init(t);
-    for (size_t i = 0; i < R18_COUNT; i++) {
-        long k = table_add(t, r18[i].name, strlen(r18[i].name), r18[i].dt,
-                           r18[i].ndim, r18[i].shape);
-        if (k < 0) {
-            fprintf(stderr, "table_add: %s\n", err_msg());
-            exit(1);
-        }
-        table_at(t, (size_t)k)->kind = r18[i].param ? TK_PARAMETER : TK_BUFFER;
-    }
+    CHECK(mn_gen_resnet18(t) == 0);
+}
+
+/* Elements of tensor i, multiplied out here from its shape. */
+static uint64_t hand_numel(const table *t, size_t i)
+{
+    uint64_t n = 1;
+    for (unsigned d = 0; d < table_at(t, i)->ndim; d++)
+        n *= table_shape(t, i)[d];
+    return n;
 }
 
 /* The partial plan: conv1, bn1, layer1 and layer2 frozen (the seed's
@@ -177,23 +47,23 @@ typedef struct {
     uint64_t absmax;     /* the absmax part of it */
 } hand_sums;
 
-static hand_sums hand(int with_plan)
+static hand_sums hand(const table *t, int with_plan)
 {
     hand_sums h = {0, 0, 0, 0, 0};
-    for (size_t i = 0; i < R18_COUNT; i++) {
-        if (!r18[i].param || (with_plan && r18_frozen(r18[i].name)))
+    for (size_t i = 0; i < t->count; i++) {
+        if (table_at(t, i)->kind != TK_PARAMETER ||
+            (with_plan && r18_frozen(table_name(t, i))))
             continue;
-        const uint64_t *s = r18[i].shape;
-        uint64_t n = 1;
-        for (unsigned d = 0; d < r18[i].ndim; d++)
-            n *= s[d];
+        const uint64_t *s = table_shape(t, i);
+        unsigned ndim = table_at(t, i)->ndim;
+        uint64_t n = hand_numel(t, i);
         h.numel += n;
         h.tensors++;
         /* resnet18 has only 1-dim (bn, fc bias), 2-dim (fc) and 4-dim
          * (conv) parameters */
-        if (r18[i].ndim == 4)
+        if (ndim == 4)
             h.adafactor += 4 * (s[0] * s[1] * s[2] + s[0] * s[1] * s[3]);
-        else if (r18[i].ndim == 2)
+        else if (ndim == 2)
             h.adafactor += 4 * (s[0] + s[1]);
         else
             h.adafactor += 4 * n;
@@ -274,15 +144,13 @@ static void test_resnet18_grid(void)
 
     /* the counts themselves, measured with torchvision 0.14 */
     uint64_t P = 0, buffers = 0, nparam = 0, nbuf = 0;
-    for (size_t i = 0; i < R18_COUNT; i++) {
-        uint64_t n = 1;
-        for (unsigned d = 0; d < r18[i].ndim; d++)
-            n *= r18[i].shape[d];
-        if (r18[i].param) {
+    for (size_t i = 0; i < t.count; i++) {
+        uint64_t n = hand_numel(&t, i);
+        if (table_at(&t, i)->kind == TK_PARAMETER) {
             P += n;
             nparam++;
         } else {
-            buffers += n * (r18[i].dt == DT_I64 ? 8 : 4);
+            buffers += n * (table_at(&t, i)->dtype == DT_I64 ? 8 : 4);
             nbuf++;
         }
     }
@@ -290,7 +158,7 @@ static void test_resnet18_grid(void)
     CHECK_EQ_U64(nbuf, 60);
     CHECK_EQ_U64(P, 11689512);
     CHECK_EQ_U64(buffers, 38560);
-    hand_sums all = hand(0), plan = hand(1);
+    hand_sums all = hand(&t, 0), plan = hand(&t, 1);
     CHECK_EQ_U64(plan.numel, 11006440);  /* torch: sum over requires_grad */
     CHECK_EQ_U64(plan.tensors, 32);
 

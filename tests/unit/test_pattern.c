@@ -6,12 +6,12 @@
  * POSIX regex (a second, independent matcher). */
 #include "check.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "../../tui/core/err.h"
 #include "../../tui/core/pattern.h"
 #include "../../tui/core/table.h"
+#include "model_names.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -27,139 +27,6 @@ static int m(const char *pat, const char *name)
     r = pattern_match(p, name, strlen(name));
     pattern_free(p);
     return r;
-}
-
-static void add(table *t, const char *fmt, ...)
-{
-    char name[256];
-    uint64_t shape[1] = {4};
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    if (table_add(t, name, (size_t)n, DT_F32, 1, shape) < 0)
-        fprintf(stderr, "table_add %s: %s\n", name, err_msg());
-}
-
-static void gen_bert(table *t, int layers)
-{
-    static const char *const emb[] = {
-        "word_embeddings.weight", "position_embeddings.weight",
-        "token_type_embeddings.weight", "LayerNorm.gamma", "LayerNorm.beta"};
-    static const char *const lay[] = {
-        "attention.self.query.weight", "attention.self.query.bias",
-        "attention.self.key.weight", "attention.self.key.bias",
-        "attention.self.value.weight", "attention.self.value.bias",
-        "attention.output.dense.weight", "attention.output.dense.bias",
-        "attention.output.LayerNorm.gamma", "attention.output.LayerNorm.beta",
-        "intermediate.dense.weight", "intermediate.dense.bias",
-        "output.dense.weight", "output.dense.bias",
-        "output.LayerNorm.gamma", "output.LayerNorm.beta"};
-    for (size_t i = 0; i < 5; i++)
-        add(t, "bert.embeddings.%s", emb[i]);
-    for (int l = 0; l < layers; l++)
-        for (size_t i = 0; i < 16; i++)
-            add(t, "bert.encoder.layer.%d.%s", l, lay[i]);
-    add(t, "bert.pooler.dense.weight");
-    add(t, "bert.pooler.dense.bias");
-    add(t, "cls.predictions.bias");
-    add(t, "cls.predictions.transform.dense.weight");
-    add(t, "cls.predictions.transform.dense.bias");
-    add(t, "cls.predictions.transform.LayerNorm.gamma");
-    add(t, "cls.predictions.transform.LayerNorm.beta");
-    add(t, "cls.seq_relationship.weight");
-    add(t, "cls.seq_relationship.bias");
-}
-
-static void gen_resnet18(table *t)
-{
-    static const char *const bn[] = {"weight", "bias", "running_mean",
-                                     "running_var", "num_batches_tracked"};
-    add(t, "conv1.weight");
-    for (int k = 0; k < 5; k++)
-        add(t, "bn1.%s", bn[k]);
-    for (int l = 1; l <= 4; l++)
-        for (int b = 0; b < 2; b++) {
-            for (int c = 1; c <= 2; c++) {
-                add(t, "layer%d.%d.conv%d.weight", l, b, c);
-                for (int k = 0; k < 5; k++)
-                    add(t, "layer%d.%d.bn%d.%s", l, b, c, bn[k]);
-            }
-            if (l > 1 && b == 0) {
-                add(t, "layer%d.0.downsample.0.weight", l);
-                for (int k = 0; k < 5; k++)
-                    add(t, "layer%d.0.downsample.1.%s", l, bn[k]);
-            }
-        }
-    add(t, "fc.weight");
-    add(t, "fc.bias");
-}
-
-static void gen_llama2(table *t)
-{
-    static const char *const lay[] = {
-        "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-        "self_attn.v_proj.weight", "self_attn.o_proj.weight",
-        "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
-        "input_layernorm.weight", "post_attention_layernorm.weight",
-        "self_attn.rotary_emb.inv_freq"};
-    add(t, "model.embed_tokens.weight");
-    for (int l = 0; l < 32; l++)
-        for (size_t i = 0; i < 10; i++)
-            add(t, "model.layers.%d.%s", l, lay[i]);
-    add(t, "model.norm.weight");
-    add(t, "lm_head.weight");
-}
-
-static void gen_deepseek(table *t)
-{
-    static const char *const attn[] = {"q_a_proj", "q_b_proj",
-                                       "kv_a_proj_with_mqa", "kv_b_proj",
-                                       "o_proj"};
-    static const char *const mlp[] = {"gate_proj", "up_proj", "down_proj"};
-    add(t, "model.embed_tokens.weight");
-    for (int l = 0; l <= 61; l++) {
-        const char *pre = "model.layers";
-        for (int i = 0; i < 5; i++) {
-            add(t, "%s.%d.self_attn.%s.weight", pre, l, attn[i]);
-            add(t, "%s.%d.self_attn.%s.weight_scale_inv", pre, l, attn[i]);
-        }
-        add(t, "%s.%d.self_attn.q_a_layernorm.weight", pre, l);
-        add(t, "%s.%d.self_attn.kv_a_layernorm.weight", pre, l);
-        add(t, "%s.%d.input_layernorm.weight", pre, l);
-        add(t, "%s.%d.post_attention_layernorm.weight", pre, l);
-        if (l < 3) {
-            for (int i = 0; i < 3; i++) {
-                add(t, "%s.%d.mlp.%s.weight", pre, l, mlp[i]);
-                add(t, "%s.%d.mlp.%s.weight_scale_inv", pre, l, mlp[i]);
-            }
-            continue;
-        }
-        add(t, "%s.%d.mlp.gate.weight", pre, l);
-        add(t, "%s.%d.mlp.gate.e_score_correction_bias", pre, l);
-        for (int i = 0; i < 3; i++) {
-            add(t, "%s.%d.mlp.shared_experts.%s.weight", pre, l, mlp[i]);
-            add(t, "%s.%d.mlp.shared_experts.%s.weight_scale_inv", pre, l,
-                mlp[i]);
-        }
-        for (int e = 0; e < 256; e++)
-            for (int i = 0; i < 3; i++) {
-                add(t, "%s.%d.mlp.experts.%d.%s.weight", pre, l, e, mlp[i]);
-                add(t, "%s.%d.mlp.experts.%d.%s.weight_scale_inv", pre, l,
-                    e, mlp[i]);
-            }
-        if (l == 61) {
-            add(t, "%s.61.embed_tokens.weight", pre);
-            add(t, "%s.61.enorm.weight", pre);
-            add(t, "%s.61.hnorm.weight", pre);
-            add(t, "%s.61.eh_proj.weight", pre);
-            add(t, "%s.61.shared_head.norm.weight", pre);
-            add(t, "%s.61.shared_head.head.weight", pre);
-        }
-    }
-    add(t, "model.norm.weight");
-    add(t, "lm_head.weight");
 }
 
 /* Matches pat over t; returns the count and leaves the bits in *b
@@ -481,7 +348,9 @@ static void test_bert(void)
     table t;
     bitset b;
     table_init(&t);
-    gen_bert(&t, 12);
+    /* bert-base-uncased's model.safetensors */
+    CHECK(mn_gen_bert(&t, &(mn_bert_opts){12, 768, 1, 1, 0,
+                                           MN_BERT_HEAD_PRETRAINING}) == 0);
     CHECK_EQ_U64(t.count, 206);
     CHECK_EQ_U64(count(&t, "bert.encoder.layer.{0..2}"), 48);
     CHECK_EQ_U64(count(&t, "bert.encoder.layer.{0..2}.**"), 48);
@@ -520,7 +389,9 @@ static void test_ranges_24(void)
     bitset b;
     int leak = 0;
     table_init(&t);
-    gen_bert(&t, 24);
+    /* bert-large-uncased, same names with 24 layers */
+    CHECK(mn_gen_bert(&t, &(mn_bert_opts){24, 1024, 1, 1, 0,
+                                           MN_BERT_HEAD_PRETRAINING}) == 0);
     CHECK_EQ_U64(t.count, 5 + 24 * 16 + 9);
     CHECK_EQ_U64(sel(&t, "bert.encoder.layer.{0..5}", &b), 96);
     for (size_t i = 0; i < t.count; i++) {
@@ -552,7 +423,7 @@ static void test_resnet(void)
 {
     table t;
     table_init(&t);
-    gen_resnet18(&t);
+    CHECK(mn_gen_resnet18(&t) == 0);
     CHECK_EQ_U64(t.count, 122);
     CHECK_EQ_U64(count(&t, "layer1.0"), 12);
     /* the seed's substring test "layer1.0." selects the same set */
@@ -571,8 +442,10 @@ static void test_resnet(void)
     CHECK(same(&t, "layer[34].?.conv?", "re:^layer[34]\\.[0-9]\\.conv"));
     /* the substring trap: layer1.0 is not a prefix of layer1.01 or
      * layer1.0x */
-    add(&t, "layer1.01.conv1.weight");
-    add(&t, "layer1.0x.weight");
+    CHECK(mn_add(&t, TK_PARAMETER, DT_F32, MN_4D(64, 64, 3, 3),
+                 "layer1.01.conv1.weight") == 122);
+    CHECK(mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(64), "layer1.0x.weight") ==
+          123);
     CHECK_EQ_U64(count(&t, "layer1.0"), 12);
     table_free(&t);
 }
@@ -581,7 +454,7 @@ static void test_llama(void)
 {
     table t;
     table_init(&t);
-    gen_llama2(&t);
+    CHECK(mn_gen_llama2(&t, 32, 1) == 0);
     CHECK_EQ_U64(t.count, 323);
     CHECK_EQ_U64(count(&t, "model.layers.{28..}"), 40);
     CHECK_EQ_U64(count(&t, "**.mlp.**"), 96);
@@ -601,7 +474,7 @@ static void test_deepseek(void)
 {
     table t;
     table_init(&t);
-    gen_deepseek(&t);
+    CHECK(mn_gen_deepseek_v3(&t, 0) == 0);
     CHECK_EQ_U64(t.count, 91991);
     CHECK_EQ_U64(count(&t, "**"), 91991);
     CHECK_EQ_U64(count(&t, "**.weight_scale_inv"), 45808);

@@ -6,7 +6,6 @@
  * repository root). */
 #include "check.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "../../tui/core/err.h"
 #include "../../tui/core/preset.h"
 #include "../../tui/core/table.h"
+#include "model_names.h"
 
 static char tmpdir[256];
 
@@ -45,103 +45,13 @@ static int load_text(const char *name, const char *text, preset *p,
 
 /* --- name lists ------------------------------------------------------- */
 
-static void add(table *t, const char *name, tensor_kind kind)
-{
-    uint64_t shape[] = {4, 4};
-    long i = table_add(t, name, strlen(name), DT_F32, 2, shape);
-    if (i < 0) {
-        fprintf(stderr, "%s: %s\n", name, err_msg());
-        exit(1);
-    }
-    table_at(t, (size_t)i)->kind = kind;
-}
-
-static void addf(table *t, tensor_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void addf(table *t, tensor_kind kind, const char *fmt, ...)
-{
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    add(t, name, kind);
-}
-
-/* BertForSequenceClassification (bert-base): 201 parameters. */
-static void build_bert(table *t)
-{
-    static const char *const lin[] = {
-        "attention.self.query", "attention.self.key", "attention.self.value",
-        "attention.output.dense", "attention.output.LayerNorm",
-        "intermediate.dense", "output.dense", "output.LayerNorm"};
-    table_init(t);
-    add(t, "bert.embeddings.word_embeddings.weight", TK_PARAMETER);
-    add(t, "bert.embeddings.position_embeddings.weight", TK_PARAMETER);
-    add(t, "bert.embeddings.token_type_embeddings.weight", TK_PARAMETER);
-    add(t, "bert.embeddings.LayerNorm.weight", TK_PARAMETER);
-    add(t, "bert.embeddings.LayerNorm.bias", TK_PARAMETER);
-    add(t, "bert.embeddings.position_ids", TK_BUFFER);
-    for (int l = 0; l < 12; l++)
-        for (int k = 0; k < 8; k++) {
-            addf(t, TK_PARAMETER, "bert.encoder.layer.%d.%s.weight", l, lin[k]);
-            addf(t, TK_PARAMETER, "bert.encoder.layer.%d.%s.bias", l, lin[k]);
-        }
-    add(t, "bert.pooler.dense.weight", TK_PARAMETER);
-    add(t, "bert.pooler.dense.bias", TK_PARAMETER);
-    add(t, "classifier.weight", TK_PARAMETER);
-    add(t, "classifier.bias", TK_PARAMETER);
-}
-
-/* torchvision resnet18: 62 parameters, 60 buffers. */
-static void add_bn(table *t, const char *prefix)
-{
-    addf(t, TK_PARAMETER, "%s.weight", prefix);
-    addf(t, TK_PARAMETER, "%s.bias", prefix);
-    addf(t, TK_BUFFER, "%s.running_mean", prefix);
-    addf(t, TK_BUFFER, "%s.running_var", prefix);
-    addf(t, TK_BUFFER, "%s.num_batches_tracked", prefix);
-}
-
-static void build_resnet18(table *t)
-{
-    char p[64];
-    table_init(t);
-    add(t, "conv1.weight", TK_PARAMETER);
-    add_bn(t, "bn1");
-    for (int l = 1; l <= 4; l++)
-        for (int b = 0; b < 2; b++) {
-            addf(t, TK_PARAMETER, "layer%d.%d.conv1.weight", l, b);
-            snprintf(p, sizeof p, "layer%d.%d.bn1", l, b);
-            add_bn(t, p);
-            addf(t, TK_PARAMETER, "layer%d.%d.conv2.weight", l, b);
-            snprintf(p, sizeof p, "layer%d.%d.bn2", l, b);
-            add_bn(t, p);
-            if (l > 1 && b == 0) {
-                addf(t, TK_PARAMETER, "layer%d.0.downsample.0.weight", l);
-                snprintf(p, sizeof p, "layer%d.0.downsample.1", l);
-                add_bn(t, p);
-            }
-        }
-    add(t, "fc.weight", TK_PARAMETER);
-    add(t, "fc.bias", TK_PARAMETER);
-}
-
-/* A Llama-style decoder with `layers` layers: 9 * layers + 3 tensors. */
-static void build_llama(table *t, int layers)
-{
-    static const char *const w[] = {
-        "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-        "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
-        "input_layernorm", "post_attention_layernorm"};
-    table_init(t);
-    add(t, "model.embed_tokens.weight", TK_PARAMETER);
-    for (int l = 0; l < layers; l++)
-        for (int k = 0; k < 9; k++)
-            addf(t, TK_PARAMETER, "model.layers.%d.%s.weight", l, w[k]);
-    add(t, "model.norm.weight", TK_PARAMETER);
-    add(t, "lm_head.weight", TK_PARAMETER);
-}
+/* BertForSequenceClassification (bert-base, transformers < 4.31): 201
+ * parameters and the position_ids buffer. */
+static const mn_bert_opts bert_cls = {12, 768, 1, 0, 1,
+                                      MN_BERT_HEAD_CLASSIFIER};
+/* A bare BertModel (bert-base): no "bert." prefix, no head: 199
+ * parameters. */
+static const mn_bert_opts bert_bare = {12, 768, 0, 0, 0, MN_BERT_HEAD_NONE};
 
 static size_t count_params(const table *t)
 {
@@ -218,12 +128,18 @@ static void test_builtins_load(preset_list *l)
 
 static void test_builtins_apply(const preset_list *l)
 {
-    table bert, rn, llama;
+    table bert, bare, rn, llama;
     size_t empty;
-    build_bert(&bert);
-    build_resnet18(&rn);
-    build_llama(&llama, 32);
+    table_init(&bert);
+    table_init(&bare);
+    table_init(&rn);
+    table_init(&llama);
+    CHECK(mn_gen_bert(&bert, &bert_cls) == 0);
+    CHECK(mn_gen_bert(&bare, &bert_bare) == 0);
+    CHECK(mn_gen_resnet18(&rn) == 0);
+    CHECK(mn_gen_llama2(&llama, 32, 0) == 0);
     CHECK_EQ_U64(count_params(&bert), 201);
+    CHECK_EQ_U64(count_params(&bare), 199);
     CHECK_EQ_U64(count_params(&rn), 62);
     CHECK_EQ_U64(rn.count, 122);
     CHECK_EQ_U64(count_params(&llama), 291);
@@ -236,6 +152,9 @@ static void test_builtins_apply(const preset_list *l)
     CHECK(apply(l, "bert-embeddings-first-n", "n=48", &bert, &empty) == 197);
     /* layer 1 must not pull in layers 10 and 11 */
     CHECK(apply(l, "bert-embeddings-first-n", "n=2", &bert, &empty) == 37);
+    /* a bare encoder (no "bert." prefix) is covered by the same preset */
+    CHECK(apply(l, "bert-embeddings-first-n", "n=3", &bare, &empty) == 53);
+    CHECK(apply(l, "bert-embeddings-first-n", "n=12", &bare, &empty) == 197);
     CHECK(apply(l, "embeddings-only", NULL, &bert, &empty) == 5);
     CHECK(apply(l, "embeddings-only", NULL, &llama, &empty) == 1);
     CHECK(apply(l, "head-only", NULL, &bert, &empty) == 199);
@@ -271,6 +190,7 @@ static void test_builtins_apply(const preset_list *l)
     CHECK(apply(l, "resnet-backbone", NULL, &llama, &empty) == 0);
     CHECK_EQ_U64(empty, 2);
     table_free(&bert);
+    table_free(&bare);
     table_free(&rn);
     table_free(&llama);
 }
@@ -325,7 +245,8 @@ static void test_expand_text(const preset_list *l)
     CHECK(preset_expand(ll, "n=4", NULL, &e) == -1);
     CHECK(strstr(err_msg(), "'layers' is a model variable") != NULL);
     CHECK(strstr(err_msg(), "llama-last-n.yaml:") != NULL);
-    build_llama(&llama, 24);
+    table_init(&llama);
+    CHECK(mn_gen_llama2(&llama, 24, 0) == 0);
     CHECK(preset_vars_from_table(&llama, &v) == 0);
     CHECK_EQ_U64(v.layers, 24);
     CHECK_STR(v.container, "model.layers");
@@ -539,7 +460,8 @@ static void test_apply_direct(void)
                            {PRESET_FREEZE, (char *)"nothing.here"},
                            {PRESET_FREEZE, (char *)"layer[1"}};
     preset_expansion e = {r, 2, 0};
-    build_resnet18(&t);
+    table_init(&t);
+    CHECK(mn_gen_resnet18(&t) == 0);
     CHECK(bitset_init(&fr, t.count) == 0);
     for (size_t i = 0; i < t.count; i++)
         bitset_set(&fr, i);
@@ -561,27 +483,36 @@ static void test_vars_and_spec(void)
 {
     table t;
     preset_vars v;
-    build_bert(&t);
+    table_init(&t);
+    CHECK(mn_gen_bert(&t, &bert_cls) == 0);
     CHECK(preset_vars_from_table(&t, &v) == 0);
     CHECK_EQ_U64(v.layers, 12);
     CHECK_STR(v.container, "bert.encoder.layer");
     table_free(&t);
-    build_resnet18(&t);
+    table_init(&t);
+    CHECK(mn_gen_bert(&t, &bert_bare) == 0);
+    CHECK(preset_vars_from_table(&t, &v) == 0);
+    CHECK_EQ_U64(v.layers, 12);
+    CHECK_STR(v.container, "encoder.layer");
+    table_free(&t);
+    table_init(&t);
+    CHECK(mn_gen_resnet18(&t) == 0);
     CHECK(preset_vars_from_table(&t, &v) == 0);
     CHECK_EQ_U64(v.layers, 2);
     table_free(&t);
     /* nn.Sequential at the top: the container is the model itself */
     table_init(&t);
-    add(&t, "0.weight", TK_PARAMETER);
-    add(&t, "2.weight", TK_PARAMETER);
-    add(&t, "head.weight", TK_PARAMETER);
-    add(&t, "x.99999999.w", TK_PARAMETER); /* index too large: ignored */
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_2D(4, 4), "0.weight");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_2D(4, 4), "2.weight");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_2D(4, 4), "head.weight");
+    /* index too large: ignored */
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_2D(4, 4), "x.99999999.w");
     CHECK(preset_vars_from_table(&t, &v) == 0);
     CHECK_EQ_U64(v.layers, 3);
     CHECK_STR(v.container, "");
     table_free(&t);
     table_init(&t);
-    add(&t, "a.weight", TK_PARAMETER);
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_2D(4, 4), "a.weight");
     CHECK(preset_vars_from_table(&t, &v) == 0);
     CHECK_EQ_U64(v.layers, 0);
     table_free(&t);

@@ -20,6 +20,7 @@
 #include "../../tui/core/table.h"
 #include "../../tui/formats/fileio.h"
 #include "../../tui/formats/formats.h"
+#include "synthetic.h"
 
 /* 8-byte LE length + the header bytes; *len gets 8 + hlen. */
 static unsigned char *mk(const char *hdr, size_t hlen, size_t *len)
@@ -423,29 +424,15 @@ static void test_read_file(void)
 /* Compares the table with gen_synthetic.py's expected.json. */
 static void test_synthetic_bert(void)
 {
-    const char *fix = getenv("FIX");
-    if (!fix || !*fix) {
-        printf("FIX not set: synthetic bert skipped\n");
+    const char *fix = synth_fix_dir("synthetic bert");
+    if (!fix)
         return;
-    }
-    char p[1024];
-    snprintf(p, sizeof p, "%s/synthetic/bert-base-uncased/expected.json", fix);
-    FILE *f = fopen(p, "rb");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *js = malloc((size_t)sz);
-    CHECK(fread(js, 1, (size_t)sz, f) == (size_t)sz);
-    fclose(f);
-    cJSON *exp = cJSON_ParseWithLength(js, (size_t)sz);
-    free(js);
+    cJSON *exp = synth_load_expected(fix, "bert-base-uncased");
     CHECK(exp != NULL);
     if (!exp)
         return;
 
+    char p[1024];
     table t;
     table_init(&t);
     snprintf(p, sizeof p, "%s/synthetic/bert-base-uncased/model.safetensors",
@@ -464,25 +451,12 @@ static void test_synthetic_bert(void)
     long first = table_find(&t, "bert.embeddings.LayerNorm.beta", 30);
     CHECK(first >= 0 && table_at(&t, first)->offset ==
                             t.files[0].size - 440425712);
-    int bad = 0;
-    const cJSON *ts = cJSON_GetObjectItem(exp, "tensors");
-    CHECK_EQ_U64(cJSON_GetArraySize(ts), t.count);
-    for (const cJSON *e = ts ? ts->child : NULL; e; e = e->next) {
-        const char *name = cJSON_GetArrayItem(e, 0)->valuestring;
-        const char *dt = cJSON_GetArrayItem(e, 1)->valuestring;
-        const cJSON *shape = cJSON_GetArrayItem(e, 2);
-        long i = table_find(&t, name, strlen(name));
-        if (i < 0 || strcmp(dtype_name(table_at(&t, i)->dtype), dt) != 0 ||
-            table_at(&t, i)->ndim != cJSON_GetArraySize(shape)) {
-            bad++;
-            continue;
-        }
-        int k = 0;
-        for (const cJSON *d = shape->child; d; d = d->next, k++)
-            if (table_shape(&t, i)[k] != (uint64_t)d->valuedouble)
-                bad++;
-    }
-    CHECK_EQ_U64(bad, 0);
+    CHECK_STR(t.format, "safetensors");
+    size_t dcount[DT_COUNT] = {0};
+    CHECK_EQ_U64(cJSON_GetArraySize(cJSON_GetObjectItem(exp, "tensors")),
+                 t.count);
+    CHECK_EQ_U64(synth_count_mismatches(&t, exp, dcount), 0);
+    CHECK_EQ_U64(dcount[DT_F32], 206); /* formats.md: all F32 */
     cJSON_Delete(exp);
     table_free(&t);
 }

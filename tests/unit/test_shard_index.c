@@ -20,6 +20,7 @@
 #include "../../tui/core/err.h"
 #include "../../tui/core/table.h"
 #include "../../tui/formats/formats.h"
+#include "synthetic.h"
 
 static char dir[64];   /* this run's temp folder */
 
@@ -243,29 +244,12 @@ static void test_bad(void)
     table_free(&t);
 }
 
-static cJSON *load_json(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *js = malloc((size_t)sz);
-    size_t got = fread(js, 1, (size_t)sz, f);
-    fclose(f);
-    cJSON *j = cJSON_ParseWithLength(js, got);
-    free(js);
-    return j;
-}
-
 /* Opens a synthetic set and compares it with its expected.json. */
 static void check_synthetic(const char *fix, const char *model,
                             uint64_t count, uint64_t bytes)
 {
     char p[1024];
-    snprintf(p, sizeof p, "%s/synthetic/%s/expected.json", fix, model);
-    cJSON *exp = load_json(p);
+    cJSON *exp = synth_load_expected(fix, model);
     CHECK(exp != NULL);
     if (!exp)
         return;
@@ -305,30 +289,9 @@ static void check_synthetic(const char *fix, const char *model,
     CHECK_EQ_U64(bad, 0);
 
     size_t dcount[DT_COUNT] = {0};
-    const cJSON *ts = cJSON_GetObjectItem(exp, "tensors");
-    CHECK_EQ_U64(cJSON_GetArraySize(ts), t.count);
-    for (const cJSON *e = ts ? ts->child : NULL; e; e = e->next) {
-        const char *name = cJSON_GetArrayItem(e, 0)->valuestring;
-        const char *dt = cJSON_GetArrayItem(e, 1)->valuestring;
-        const cJSON *shape = cJSON_GetArrayItem(e, 2);
-        int file = cJSON_GetArrayItem(e, 3)->valueint;
-        long i = table_find(&t, name, strlen(name));
-        if (i < 0) {
-            bad++;
-            continue;
-        }
-        const table_tensor *x = table_at(&t, (size_t)i);
-        dcount[x->dtype]++;
-        if (strcmp(dtype_name(x->dtype), dt) != 0 || x->file != (uint32_t)file
-            || x->ndim != cJSON_GetArraySize(shape))
-            bad++;
-        int d = 0;
-        for (const cJSON *v = shape ? shape->child : NULL; v; v = v->next)
-            if (d < x->ndim && table_shape(&t, i)[d++] !=
-                                   (uint64_t)v->valuedouble)
-                bad++;
-    }
-    CHECK_EQ_U64(bad, 0);
+    CHECK_EQ_U64(cJSON_GetArraySize(cJSON_GetObjectItem(exp, "tensors")),
+                 t.count);
+    CHECK_EQ_U64(synth_count_mismatches(&t, exp, dcount), 0);
     const cJSON *dc = cJSON_GetObjectItem(exp, "dtype_counts");
     for (const cJSON *d = dc ? dc->child : NULL; d; d = d->next)
         CHECK_EQ_U64(dcount[dtype_from_name(d->string, strlen(d->string))],
@@ -339,11 +302,9 @@ static void check_synthetic(const char *fix, const char *model,
 
 static void test_synthetic(void)
 {
-    const char *fix = getenv("FIX");
-    if (!fix || !*fix) {
-        printf("FIX not set: synthetic sets skipped\n");
+    const char *fix = synth_fix_dir("synthetic sets");
+    if (!fix)
         return;
-    }
     check_synthetic(fix, "deepseek-v3", 91991, 688574839360ull);
     check_synthetic(fix, "llama3-8b", 291, 16060522496ull);
     check_synthetic(fix, "llama2-7b", 323, 13476839424ull);

@@ -3,154 +3,12 @@
 #include "check.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "../../tui/core/err.h"
 #include "../../tui/core/table.h"
 #include "../../tui/core/tree.h"
-
-/* What the printed timings were measured on. */
-#if defined(__SANITIZE_ADDRESS__)
-#define BUILD_KIND "sanitized build, slower"
-#elif defined(__OPTIMIZE__)
-#define BUILD_KIND "optimized build"
-#else
-#define BUILD_KIND "unoptimized build"
-#endif
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long add(table *t, const char *name, tensor_kind k, dtype dt,
-                unsigned nd, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-    uint64_t shape[4] = {a, b, c, d};
-    long i = table_add(t, name, strlen(name), dt, nd, shape);
-    if (i >= 0)
-        table_at(t, (size_t)i)->kind = (uint8_t)k;
-    else
-        fprintf(stderr, "table_add %s: %s\n", name, err_msg());
-    return i;
-}
-
-static void add_bn(table *t, const char *p, uint64_t ch)
-{
-    char n[128];
-    snprintf(n, sizeof n, "%s.weight", p);
-    add(t, n, TK_PARAMETER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.bias", p);
-    add(t, n, TK_PARAMETER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.running_mean", p);
-    add(t, n, TK_BUFFER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.running_var", p);
-    add(t, n, TK_BUFFER, DT_F32, 1, ch, 0, 0, 0);
-    snprintf(n, sizeof n, "%s.num_batches_tracked", p);
-    add(t, n, TK_BUFFER, DT_I64, 0, 0, 0, 0, 0);
-}
-
-/* torchvision's resnet18 state_dict: 122 tensors, 11,689,512 params. */
-static void make_resnet18(table *t)
-{
-    char n[128];
-    add(t, "conv1.weight", TK_PARAMETER, DT_F32, 4, 64, 3, 7, 7);
-    add_bn(t, "bn1", 64);
-    uint64_t in = 64;
-    for (int L = 1; L <= 4; L++) {
-        uint64_t ch = 64u << (L - 1);
-        for (int b = 0; b < 2; b++) {
-            uint64_t cin = b == 0 ? in : ch;
-            snprintf(n, sizeof n, "layer%d.%d.conv1.weight", L, b);
-            add(t, n, TK_PARAMETER, DT_F32, 4, ch, cin, 3, 3);
-            snprintf(n, sizeof n, "layer%d.%d.bn1", L, b);
-            add_bn(t, n, ch);
-            snprintf(n, sizeof n, "layer%d.%d.conv2.weight", L, b);
-            add(t, n, TK_PARAMETER, DT_F32, 4, ch, ch, 3, 3);
-            snprintf(n, sizeof n, "layer%d.%d.bn2", L, b);
-            add_bn(t, n, ch);
-            if (b == 0 && L > 1) {
-                snprintf(n, sizeof n, "layer%d.0.downsample.0.weight", L);
-                add(t, n, TK_PARAMETER, DT_F32, 4, ch, in, 1, 1);
-                snprintf(n, sizeof n, "layer%d.0.downsample.1", L);
-                add_bn(t, n, ch);
-            }
-        }
-        in = ch;
-    }
-    add(t, "fc.weight", TK_PARAMETER, DT_F32, 2, 1000, 512, 0, 0);
-    add(t, "fc.bias", TK_PARAMETER, DT_F32, 1, 1000, 0, 0, 0);
-}
-
-static int cmp_str_num(const void *a, const void *b)
-{
-    char x[16], y[16];
-    snprintf(x, sizeof x, "%d", *(const int *)a);
-    snprintf(y, sizeof y, "%d", *(const int *)b);
-    return strcmp(x, y);
-}
-
-/* A DeepSeek-V3-shaped name list (about 92,000 tensors), layers added in
- * the lexicographic order a safetensors writer uses (10 before 2). */
-static void make_deepseek(table *t)
-{
-    static const char *attn[] = {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa",
-                                 "kv_b_proj", "o_proj"};
-    static const char *proj[] = {"gate_proj", "up_proj", "down_proj"};
-    char n[160];
-    int layers[62];
-    for (int i = 0; i < 62; i++)
-        layers[i] = i;
-    qsort(layers, 62, sizeof *layers, cmp_str_num);
-    add(t, "model.embed_tokens.weight", TK_PARAMETER, DT_BF16, 2, 129280, 7168, 0, 0);
-    for (int li = 0; li < 62; li++) {
-        int L = layers[li];
-        snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 7168, 0, 0, 0);
-        snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 7168, 0, 0, 0);
-        for (int a = 0; a < 5; a++) {
-            snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.weight", L, attn[a]);
-            add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 1536, 7168, 0, 0);
-            snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.weight_scale_inv", L, attn[a]);
-            add(t, n, TK_PARAMETER, DT_F32, 2, 12, 56, 0, 0);
-        }
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.q_a_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 1536, 0, 0, 0);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.kv_a_layernorm.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 1, 512, 0, 0, 0);
-        if (L < 3) {
-            for (int p = 0; p < 3; p++) {
-                snprintf(n, sizeof n, "model.layers.%d.mlp.%s.weight", L, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 18432, 7168, 0, 0);
-                snprintf(n, sizeof n, "model.layers.%d.mlp.%s.weight_scale_inv", L, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F32, 2, 144, 56, 0, 0);
-            }
-            continue;
-        }
-        snprintf(n, sizeof n, "model.layers.%d.mlp.gate.weight", L);
-        add(t, n, TK_PARAMETER, DT_BF16, 2, 256, 7168, 0, 0);
-        snprintf(n, sizeof n, "model.layers.%d.mlp.gate.e_score_correction_bias", L);
-        add(t, n, TK_BUFFER, DT_F32, 1, 256, 0, 0, 0);
-        for (int e = 255; e >= 0; e--)
-            for (int p = 0; p < 3; p++) {
-                snprintf(n, sizeof n, "model.layers.%d.mlp.experts.%d.%s.weight", L, e, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 2048, 7168, 0, 0);
-                snprintf(n, sizeof n, "model.layers.%d.mlp.experts.%d.%s.weight_scale_inv", L, e, proj[p]);
-                add(t, n, TK_PARAMETER, DT_F32, 2, 16, 56, 0, 0);
-            }
-        for (int p = 0; p < 3; p++) {
-            snprintf(n, sizeof n, "model.layers.%d.mlp.shared_experts.%s.weight", L, proj[p]);
-            add(t, n, TK_PARAMETER, DT_F8_E4M3, 2, 2048, 7168, 0, 0);
-            snprintf(n, sizeof n, "model.layers.%d.mlp.shared_experts.%s.weight_scale_inv", L, proj[p]);
-            add(t, n, TK_PARAMETER, DT_F32, 2, 16, 56, 0, 0);
-        }
-    }
-    add(t, "model.norm.weight", TK_PARAMETER, DT_BF16, 1, 7168, 0, 0, 0);
-    add(t, "lm_head.weight", TK_PARAMETER, DT_BF16, 2, 129280, 7168, 0, 0);
-}
+#include "model_names.h"
+#include "timing.h"
 
 static int ncmp(const char *a, const char *b)
 {
@@ -222,19 +80,19 @@ static void test_small(void)
 {
     table t;
     table_init(&t);
-    add(&t, "layer.10.w", TK_PARAMETER, DT_F32, 1, 10, 0, 0, 0);
-    add(&t, "layer.2.w", TK_PARAMETER, DT_F32, 1, 2, 0, 0, 0);
-    add(&t, "layer.1.w", TK_PARAMETER, DT_F16, 1, 1, 0, 0, 0);
-    long ab = add(&t, "a.b", TK_PARAMETER, DT_F32, 1, 5, 0, 0, 0);
-    add(&t, "a.b.c", TK_PARAMETER, DT_F32, 1, 7, 0, 0, 0);
-    add(&t, "a.b.rm", TK_BUFFER, DT_F32, 1, 3, 0, 0, 0);
-    long opt = add(&t, "state.0.exp_avg", TK_OPTIMIZER, DT_F32, 1, 99, 0, 0, 0);
-    add(&t, "emb", TK_PARAMETER, DT_F32, 1, 4, 0, 0, 0);
-    add(&t, "x..y", TK_PARAMETER, DT_F32, 0, 0, 0, 0, 0);
-    add(&t, "x.", TK_PARAMETER, DT_F32, 0, 0, 0, 0, 0);
-    add(&t, ".z", TK_BUFFER, DT_F32, 0, 0, 0, 0, 0);
-    add(&t, "t.b10", TK_PARAMETER, DT_F32, 1, 6, 0, 0, 0);
-    add(&t, "t.b9", TK_PARAMETER, DT_F32, 1, 6, 0, 0, 0);
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(10), "layer.10.w");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(2), "layer.2.w");
+    mn_add(&t, TK_PARAMETER, DT_F16, MN_1D(1), "layer.1.w");
+    long ab = mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(5), "a.b");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(7), "a.b.c");
+    mn_add(&t, TK_BUFFER, DT_F32, MN_1D(3), "a.b.rm");
+    long opt = mn_add(&t, TK_OPTIMIZER, DT_F32, MN_1D(99), "state.0.exp_avg");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(4), "emb");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_0D, "x..y");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_0D, "x.");
+    mn_add(&t, TK_BUFFER, DT_F32, MN_0D, ".z");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(6), "t.b10");
+    mn_add(&t, TK_PARAMETER, DT_F32, MN_1D(6), "t.b9");
 
     tree tr;
     CHECK(tree_build(&tr, &t) == 0);
@@ -360,7 +218,7 @@ static void test_resnet(void)
 {
     table t;
     table_init(&t);
-    make_resnet18(&t);
+    CHECK(mn_gen_resnet18(&t) == 0);
     CHECK_EQ_U64(t.count, 122);
     tree tr;
     CHECK(tree_build(&tr, &t) == 0);
@@ -409,7 +267,7 @@ static void test_empty(void)
     CHECK(tree_sort(&tr, TREE_SORT_SIZE) == 0);
     tree_free(&tr);
     /* only optimizer state: still an empty tree */
-    add(&t, "state.0.step", TK_OPTIMIZER, DT_F32, 0, 0, 0, 0, 0);
+    mn_add(&t, TK_OPTIMIZER, DT_F32, MN_0D, "state.0.step");
     CHECK(tree_build(&tr, &t) == 0);
     CHECK(tr.count == 1 && tree_root(&tr)->tensors == 0);
     tree_free(&tr);
@@ -421,16 +279,14 @@ static void test_overflow(void)
     table t;
     table_init(&t);
     /* 7 * 2^60 elements fit a signed delta, 8 * 2^60 do not */
-    char nm[16];
-    for (int i = 0; i < 7; i++) {
-        snprintf(nm, sizeof nm, "w%d", i);
-        CHECK(add(&t, nm, TK_PARAMETER, DT_U8, 1, 1ull << 60, 0, 0, 0) == i);
-    }
+    for (int i = 0; i < 7; i++)
+        CHECK(mn_add(&t, TK_PARAMETER, DT_U8, MN_1D(1ull << 60), "w%d", i) ==
+              i);
     tree tr;
     CHECK(tree_build(&tr, &t) == 0);
     CHECK_EQ_U64(tree_root(&tr)->numel, 7ull << 60);
     tree_free(&tr);
-    add(&t, "w7", TK_BUFFER, DT_U8, 1, 1ull << 60, 0, 0, 0);
+    mn_add(&t, TK_BUFFER, DT_U8, MN_1D(1ull << 60), "w7");
     CHECK(tree_build(&tr, &t) == -1);
     CHECK(strstr(err_msg(), "2^63") != NULL);
     CHECK(tree_root(&tr) == NULL);
@@ -442,19 +298,23 @@ static void test_deepseek(void)
 {
     table t;
     table_init(&t);
-    make_deepseek(&t);
-    printf("deepseek-like table: %zu tensors\n", t.count);
-    CHECK(t.count > 90000);
+    /* layers as a safetensors writer lays them out (10 before 2), experts
+     * backwards: the tree must put both in natural order */
+    CHECK(mn_gen_deepseek_v3(&t, MN_DS_LAYERS_AS_TEXT |
+                                     MN_DS_EXPERTS_DESCENDING) == 0);
+    printf("deepseek table: %zu tensors\n", t.count);
+    CHECK_EQ_U64(t.count, 91991);
     tree tr;
-    double t0 = now_ms();
+    double t0 = timing_now_ms();
     CHECK(tree_build(&tr, &t) == 0);
-    double t1 = now_ms();
+    double t1 = timing_now_ms();
     CHECK(tree_sort(&tr, TREE_SORT_SIZE) == 0);
-    double t2 = now_ms();
+    double t2 = timing_now_ms();
     CHECK(tree_sort(&tr, TREE_SORT_NAME) == 0);
-    double t3 = now_ms();
+    double t3 = timing_now_ms();
     printf("tree_build %zu tensors -> %zu nodes: %.1f ms; sort size %.1f ms, "
-           "name %.1f ms (" BUILD_KIND ")\n", t.count, tr.count, t1 - t0, t2 - t1, t3 - t2);
+           "name %.1f ms (" TIMING_BUILD_KIND ")\n", t.count, tr.count,
+           t1 - t0, t2 - t1, t3 - t2);
     table_totals tot;
     table_get_totals(&t, &tot);
     tree_node *root = tree_root(&tr);

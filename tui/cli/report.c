@@ -199,7 +199,6 @@ void report_operation(FILE *out, const char *what, const session *s,
                       const session_result *r)
 {
     char a[32], b[32];
-    (void)s;
     fprintf(out, "%s: matched %zu tensors (%s parameters), changed %zu "
             "tensors (%s parameters)", what, r->matched_tensors,
             report_count(r->matched_numel, a, sizeof a),
@@ -209,4 +208,10 @@ void report_operation(FILE *out, const char *what, const session *s,
         fprintf(out, "; %zu rule%s matched nothing", r->empty_rules,
                 r->empty_rules == 1 ? "" : "s");
     fputc('\n', out);
+    size_t ft;
+    uint64_t fn, tn;
+    freeze_counts(&s->fs, &ft, &fn, &tn);
+    if (tn == 0 && fn > 0)
+        fprintf(out, "note: nothing is left trainable (all %s parameters "
+                "are frozen)\n", report_count(fn, a, sizeof a));
 }

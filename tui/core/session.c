@@ -131,7 +131,8 @@ int session_resolve_rule(const table *t, plan_rule_kind kind,
             if (i >= t->count || !is_model(t, i))
                 continue;
             (*matched)++;
-            *numel += table_at(t, i)->numel;
+            if (table_at(t, i)->kind == TK_PARAMETER)
+                *numel += table_at(t, i)->numel;
             if (kind == PLAN_FREEZE)
                 bitset_set(target, i);
             else
@@ -223,8 +224,8 @@ int session_apply_rule(session *s, plan_rule_kind kind, const char *src,
                        int allow_empty, session_result *res)
 {
     session_rule r = {kind, kind == PLAN_INVERT ? NULL : (char *)src};
-    if (kind != PLAN_INVERT && (!src || !*src))
-        return err_set("empty pattern");
+    if (kind != PLAN_INVERT && !src)
+        return err_set("no pattern given");
     return apply_rules(s, &r, 1, allow_empty, 0, res);
 }
 

@@ -58,7 +58,7 @@ typedef struct {
     freeze_report change;   /* tensors and parameters that changed state */
     size_t matched_tensors; /* model tensors the rules matched (last rule
                                for a single rule, all rules for a preset) */
-    unsigned long long matched_numel;
+    unsigned long long matched_numel; /* parameter elements among them */
     size_t empty_rules;     /* rules that matched nothing */
     size_t dropped_rules;   /* preset rules dropped (empty ranges) */
 } session_result;
@@ -130,8 +130,9 @@ int session_estimate(const session *s, mem_estimate *out);
 
 /* Applies one rule to `target` (t->count bits): freeze sets and unfreeze
  * clears the bits of the model tensors (parameters and buffers) the
- * pattern matches; invert flips every parameter. *matched and *numel
- * get the model tensors matched and their elements. Returns 0, or -1
+ * pattern matches; invert flips every parameter. *matched gets the
+ * model tensors matched, *numel the elements of the parameters among
+ * them. Returns 0, or -1
  * with err set (a pattern that does not compile, out of memory). */
 int session_resolve_rule(const table *t, plan_rule_kind kind,
                          const char *src, bitset *target,

@@ -52,12 +52,14 @@ static uint64_t hash_name(const char *s, size_t len)
     return h;
 }
 
-static void hash_insert(uint32_t *slots, size_t cap, uint64_t h, uint32_t v)
+/* A slot holds the hash's high 32 bits (compared before the name) and
+ * the tensor index + 1. */
+static void hash_insert(uint64_t *slots, size_t cap, uint64_t h, uint32_t v)
 {
     size_t i = (size_t)h & (cap - 1);
     while (slots[i])
         i = (i + 1) & (cap - 1);
-    slots[i] = v;
+    slots[i] = (h & 0xFFFFFFFF00000000ull) | v;
 }
 
 static int hash_grow(table *t)
@@ -65,7 +67,7 @@ static int hash_grow(table *t)
     if ((t->count + 1) * 2 <= t->hash_cap)
         return 0;
     size_t ncap = t->hash_cap ? t->hash_cap * 2 : 256;
-    uint32_t *slots = calloc(ncap, sizeof *slots);
+    uint64_t *slots = calloc(ncap, sizeof *slots);
     if (!slots)
         return err_set("out of memory");
     for (size_t i = 0; i < t->count; i++) {
@@ -101,12 +103,18 @@ long table_find(const table *t, const char *name, size_t len)
 {
     if (!t->hash_cap)
         return -1;
-    size_t i = (size_t)hash_name(name, len) & (t->hash_cap - 1);
+    uint64_t h = hash_name(name, len);
+    uint64_t tag = h & 0xFFFFFFFF00000000ull;
+    size_t i = (size_t)h & (t->hash_cap - 1);
     while (t->hash[i]) {
-        const table_tensor *x = &t->tensors[t->hash[i] - 1];
-        if (x->name_len == len &&
-            memcmp(t->arena + x->name_off, name, len) == 0)
-            return (long)t->hash[i] - 1;
+        uint64_t slot = t->hash[i];
+        if ((slot & 0xFFFFFFFF00000000ull) == tag) {
+            uint32_t k = (uint32_t)slot - 1;
+            const table_tensor *x = &t->tensors[k];
+            if (x->name_len == len &&
+                memcmp(t->arena + x->name_off, name, len) == 0)
+                return (long)k;
+        }
         i = (i + 1) & (t->hash_cap - 1);
     }
     return -1;

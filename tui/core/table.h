@@ -79,7 +79,8 @@ typedef struct {
     size_t nfiles, files_cap;
     table_meta *meta;
     size_t nmeta, meta_cap;
-    uint32_t *hash; /* open addressing: tensor index + 1, 0 = empty */
+    uint64_t *hash; /* open addressing: (hash >> 32) << 32 | index + 1;
+                       0 = empty */
     size_t hash_cap;
 } table;
 

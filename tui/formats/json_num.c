@@ -1,6 +1,8 @@
 /* json_num.c: strict JSON intake (see json_num.h). */
 #include "json_num.h"
 
+#include <stddef.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,90 @@ static int scan_text(json_nums *s, const unsigned char *p, size_t n,
     return 0;
 }
 
+
+/* --- the bump arena behind cJSON (see json_num.h) ------------------- */
+
+#define ARENA_CHUNK (1u << 20)
+
+typedef struct arena_chunk {
+    struct arena_chunk *prev;
+    size_t used, cap;
+    max_align_t data[];
+} arena_chunk;
+
+static arena_chunk *arena_top;
+static arena_chunk *arena_spare; /* released chunks kept for reuse */
+
+static void *arena_alloc(size_t n)
+{
+    size_t a = sizeof(max_align_t);
+    if (n > SIZE_MAX - 2 * a)
+        return NULL;
+    n = (n + a - 1) / a * a;
+    if (!arena_top || arena_top->cap - arena_top->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        arena_chunk *c = NULL;
+        if (arena_spare && arena_spare->cap >= cap) {
+            c = arena_spare;
+            arena_spare = c->prev;
+        } else if (!(c = malloc(sizeof *c + cap))) {
+            return NULL;
+        } else {
+            c->cap = cap;
+        }
+        c->prev = arena_top;
+        c->used = 0;
+        arena_top = c;
+    }
+    void *p = (char *)arena_top->data + arena_top->used;
+    arena_top->used += n;
+    return p;
+}
+
+static void arena_free(void *p)
+{
+    (void)p; /* given back all at once by json_num_free */
+}
+
+static void arena_mark(json_nums *s)
+{
+    s->arena_mark = arena_top;
+    s->arena_used = arena_top ? arena_top->used : 0;
+    s->arena_set = 1;
+}
+
+/* Gives back the chunks made after the mark (kept for reuse while an
+ * outer tree lives, freed when none does) and rewinds the marked one. */
+static void arena_release(const json_nums *s)
+{
+    while (arena_top && arena_top != s->arena_mark) {
+        arena_chunk *prev = arena_top->prev;
+        arena_top->prev = arena_spare;
+        arena_spare = arena_top;
+        arena_top = prev;
+    }
+    if (arena_top)
+        arena_top->used = s->arena_used;
+    if (!arena_top) {
+        while (arena_spare) {
+            arena_chunk *prev = arena_spare->prev;
+            free(arena_spare);
+            arena_spare = prev;
+        }
+    }
+}
+
+/* cJSON with the arena's hooks for one parse, then the defaults again,
+ * so that any other cJSON use keeps plain malloc and free. */
+static cJSON *arena_parse(const char *text, size_t len, const char **end)
+{
+    cJSON_Hooks h = {arena_alloc, arena_free};
+    cJSON_InitHooks(&h);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, end, 0);
+    cJSON_InitHooks(NULL);
+    return root;
+}
+
 cJSON *json_num_parse(json_nums *s, const char *text, size_t len,
                       const char *what, uint64_t max_values,
                       uint64_t values_per_member, uint64_t max_meta_values)
@@ -179,6 +265,7 @@ cJSON *json_num_parse(json_nums *s, const char *text, size_t len,
     cJSON *root = NULL;
     const char *end = NULL;
     memset(s, 0, sizeof *s);
+    arena_mark(s);
     if (scan_text(s, (const unsigned char *)text, len, what))
         goto fail;
     if (max_values && s->values + s->meta_values > max_values) {
@@ -201,7 +288,7 @@ cJSON *json_num_parse(json_nums *s, const char *text, size_t len,
                 (unsigned long long)values_per_member);
         goto fail;
     }
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    root = arena_parse(text, len, &end);
     if (!root) {
         size_t at = end && end >= text && end <= text + len
                         ? (size_t)(end - text) : 0;
@@ -216,8 +303,7 @@ cJSON *json_num_parse(json_nums *s, const char *text, size_t len,
     }
     return root;
 fail:
-    cJSON_Delete(root);
-    return NULL;
+    return NULL; /* the tree's memory goes with json_num_free */
 }
 
 int json_num_get_u53(json_nums *s, const cJSON *item, uint64_t *out)
@@ -257,6 +343,8 @@ void json_num_free(json_nums *s)
 {
     if (!s)
         return;
+    if (s->arena_set)
+        arena_release(s);
     free(s->odd);
     memset(s, 0, sizeof *s);
 }

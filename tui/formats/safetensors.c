@@ -273,7 +273,6 @@ int safetensors_parse(const unsigned char *buf, size_t len,
         goto cleanup;
     rc = 0;
 cleanup:
-    cJSON_Delete(root);
     json_num_free(&c.nums);
     free(c.spans);
     return rc;

@@ -362,7 +362,6 @@ cleanup:
     free(path);
     free(set.slots);
     free(set.shards);
-    cJSON_Delete(root);
     json_num_free(&nums);
     free(text);
     rfile_close(&f);
