@@ -1,7 +1,8 @@
 /* main.c: the command line, dispatching to one of the modes.
  *
  * Every user-facing failure prints one line "tui: <problem>" on stderr and
- * exits with status 2. Nothing here touches curses.
+ * exits with status 2. Nothing here touches curses: with a checkpoint (or
+ * --plan) and no mode, no operation and no -o, the editor (ui/ui.h) runs.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include "core/table.h"
 #include "formats/fileio.h"
 #include "formats/formats.h"
+#include "ui/ui.h"
 
 #ifndef TUI_VERSION
 #define TUI_VERSION "dev"
@@ -27,7 +29,7 @@
 enum { EXIT_BAD = 2, MAX_OPS = 1024 };
 
 enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
-            MODE_PRESETS, MODE_HEADLESS };
+            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT };
 
 typedef struct {
     int kind;           /* 'f' freeze, 'u' unfreeze, 'i' invert, 'p' preset */
@@ -98,11 +100,14 @@ static void print_help(void)
 "  -h, --help              this text\n"
 "  -V, --version           the version\n"
 "\n"
-"With operations but no mode and no -o, the summary is printed.\n"
+"With operations but no mode and no -o, the summary is printed. With no\n"
+"mode, no operation and no -o, the interactive editor opens on the terminal\n"
+"(? there lists the keys).\n"
 "\n"
 "environment:\n"
 "  TUI_STATS=1             print bytes read and open time on stderr\n"
 "  TUI_PRESETS_DIR         the built-in presets folder\n"
+"  TUI_TIMING=1            the editor logs frame times (shown after exit)\n"
 "  XDG_CONFIG_HOME         user presets in $XDG_CONFIG_HOME/tui/presets\n"
 "                          (default ~/.config/tui/presets)\n"
 "\n"
@@ -307,6 +312,94 @@ out:
     return rc ? fail() : 0;
 }
 
+/* The interactive editor: open, load the plan (its report captured for
+ * the editor to show), load the presets, run. A broken preset folder
+ * does not keep the editor from starting: the editor says why instead. */
+static int run_editor(const options *o, double start_ms)
+{
+    table t;
+    session s;
+    preset_list pl;
+    char dirbuf[PATH_MAX + 32], udir[PATH_MAX];
+    char *from_plan = NULL, *report = NULL;
+    size_t rlen = 0;
+    int have_session = 0, have_presets = 0;
+    const char *ckpt = o->checkpoint;
+    memset(&pl, 0, sizeof pl);
+    table_init(&t);
+
+    if (!ckpt && o->plan) {
+        plan p;
+        plan_init(&p);
+        if (plan_load(o->plan, &p) == 0)
+            from_plan = plan_model_file(&p, o->plan);
+        plan_free(&p);
+        if (!from_plan)
+            goto out;
+        ckpt = from_plan;
+    }
+    if (open_checkpoint(ckpt, &t))
+        goto out;
+    have_session = 1;
+    if (session_init(&s, &t, ckpt))
+        goto out;
+    if (o->optimizer && memory_optimizer_parse(o->optimizer, &s.optimizer))
+        goto out;
+    if (o->precision && memory_precision_parse(o->precision, &s.precision))
+        goto out;
+    FILE *rep = open_memstream(&report, &rlen);
+    if (!rep) {
+        err_set("out of memory");
+        goto out;
+    }
+    if (o->plan && session_load_plan(&s, o->plan, rep)) {
+        fclose(rep);
+        goto out;
+    }
+    if (o->optimizer)
+        memory_optimizer_parse(o->optimizer, &s.optimizer);
+    if (o->precision)
+        memory_precision_parse(o->precision, &s.precision);
+    const char *bdir = presets_dir(dirbuf, sizeof dirbuf);
+    if (preset_list_load(bdir, &pl) == 0)
+        have_presets = 1;
+    else
+        fprintf(rep, "%spresets: %s (the presets menu is empty)\n",
+                ftell(rep) > 0 ? "\n" : "", err_msg());
+    if (fclose(rep) != 0) {
+        err_set("out of memory");
+        goto out;
+    }
+    const char *env = getenv("TUI_TIMING");
+    ui_config cfg = {
+        .plan_path = o->plan,
+        .plan_report = report,
+        .presets = &pl,
+        .user_preset_dir = preset_user_dir(udir, sizeof udir) == 0 ? udir
+                                                                    : NULL,
+        .builtin_preset_dir = bdir,
+        .timing = env && *env && strcmp(env, "0") != 0,
+        .start_ms = start_ms,
+    };
+    int urc = ui_run(&s, &cfg);
+    session_free(&s);
+    table_free(&t);
+    if (have_presets)
+        preset_list_free(&pl);
+    free(from_plan);
+    free(report);
+    return urc;
+out:
+    if (have_session)
+        session_free(&s);
+    table_free(&t);
+    if (have_presets)
+        preset_list_free(&pl);
+    free(from_plan);
+    free(report);
+    return fail();
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
@@ -418,6 +511,7 @@ static int parse_args(int argc, char **argv, options *o)
 
 int main(int argc, char **argv)
 {
+    double start_ms = now_ms();
     options o;
     if (parse_args(argc, argv, &o))
         return fail_usage(NULL);
@@ -438,10 +532,12 @@ int main(int argc, char **argv)
                           "--headless");
     if (!o.checkpoint && !o.plan && o.mode != MODE_PRESETS)
         return fail_usage("no checkpoint given");
-    if (o.mode == MODE_NONE && o.nops == 0 && !o.output && !o.plan) {
-        fprintf(stderr, "tui: the interactive editor is not in this version "
-                "yet; use --list, --summary or --tree\n");
-        return EXIT_BAD;
+    if (o.mode == MODE_NONE && o.nops == 0 && !o.output)
+        o.mode = MODE_EDIT;
+    if (o.mode == MODE_EDIT) {
+        if (ui_check_terminal())
+            return fail();
+        return run_editor(&o, start_ms);
     }
     return run(&o);
 }

@@ -17,7 +17,14 @@ typedef struct {
                                    loaded (text, may be NULL or "") */
     const preset_list *presets; /* built-in + user presets (never NULL) */
     const char *user_preset_dir;/* where "save as preset" writes, or NULL */
-    int timing;                 /* TUI_TIMING: log frame times to stderr */
+    const char *builtin_preset_dir; /* the built-in presets folder, to
+                                   reload the list after "save as preset"
+                                   (NULL: the list is not reloaded) */
+    int timing;                 /* TUI_TIMING: log frame times to stderr
+                                   ("first_frame_ms=", one "frame:" line
+                                   per key), replayed after exit */
+    double start_ms;            /* CLOCK_MONOTONIC ms at process start (0:
+                                   measure from ui_run) */
 } ui_config;
 
 /* Checks that an editor can run here: stdin and stdout are terminals,

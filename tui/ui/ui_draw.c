@@ -1,0 +1,524 @@
+/* ui_draw.c: immediate-mode drawing (ncdu's browse_draw): every frame
+ * erases and paints the whole screen from the model: the header, the
+ * tree pane (one row per visible view row, built by column painters),
+ * the memory panel and the status line. Boxes paint on top.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cli/list.h"
+#include "../cli/report.h"
+#include "../core/err.h"
+#include "../core/utf8.h"
+#include "ui_impl.h"
+
+int ui_width(const char *s, size_t len)
+{
+    int w = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+int ui_put(const ui *u, const char *s, size_t len, int width)
+{
+    int cols = 0;
+    size_t i = 0;
+    while (i < len && cols < width) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            addch(c < 0x20 || c == 0x7f ? '?' : c);
+            i++;
+        } else {
+            size_t n = utf8_valid_prefix((const unsigned char *)s + i,
+                                         len - i);
+            if (n == 0) {
+                addch('?');
+                i++;
+            } else {
+                if (u->utf8)
+                    addnstr(s + i, (int)n);
+                else
+                    addch('?');
+                i += n;
+            }
+        }
+        cols++;
+    }
+    return cols;
+}
+
+static int put_str(const ui *u, const char *s, int width)
+{
+    return ui_put(u, s, strlen(s), width);
+}
+
+/* Prints s right-aligned in a field of `width` columns. */
+static void put_right(const ui *u, const char *s, int width)
+{
+    int w = ui_width(s, strlen(s));
+    for (int i = w; i < width; i++)
+        addch(' ');
+    put_str(u, s, width);
+}
+
+static void fill(int n)
+{
+    for (int i = 0; i < n; i++)
+        addch(' ');
+}
+
+void ui_message(ui *u, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(u->msg, sizeof u->msg, fmt, ap);
+    va_end(ap);
+    u->msg_err = err;
+}
+
+static double pct(uint64_t a, uint64_t b)
+{
+    return b ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+static const char *base_name(const char *p)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s", p);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    const char *slash = strrchr(buf, '/');
+    return slash && slash[1] ? slash + 1 : buf;
+}
+
+/* --- the estimate and the unsaved mark --- */
+
+void ui_update_estimate(ui *u)
+{
+    session *s = u->s;
+    uint64_t gen = freeze_generation(&s->fs);
+    if (u->est_ok && u->est_gen == gen && u->est_opt == (int)s->optimizer &&
+        u->est_prec == (int)s->precision)
+        return;
+    u->est_ok = session_estimate(s, &u->est) == 0;
+    if (!u->est_ok)
+        ui_message(u, 1, "estimate: %s", err_msg());
+    u->est_gen = gen;
+    u->est_opt = (int)s->optimizer;
+    u->est_prec = (int)s->precision;
+}
+
+static uint64_t rules_hash(const session *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s->nrules; i++) {
+        h = (h ^ (uint64_t)(s->rules[i].kind + 1)) * 1099511628211ull;
+        for (const char *p = s->rules[i].pattern; p && *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        h = (h ^ 0xFFu) * 1099511628211ull;
+    }
+    return h ^ s->nrules;
+}
+
+int ui_unsaved(const ui *u)
+{
+    const session *s = u->s;
+    return freeze_changed_since_save(&s->fs) ||
+           rules_hash(s) != u->saved_rules_hash ||
+           u->saved_opt != (int)s->optimizer ||
+           u->saved_prec != (int)s->precision;
+}
+
+void ui_mark_saved(ui *u)
+{
+    u->saved_rules_hash = rules_hash(u->s);
+    u->saved_opt = (int)u->s->optimizer;
+    u->saved_prec = (int)u->s->precision;
+}
+
+/* --- the header --- */
+
+static void draw_header(ui *u)
+{
+    session *s = u->s;
+    const tree_node *root = tree_root(&s->tr);
+    char a[32], b[32], c[32], line[1024];
+    move(0, 0);
+    ui_color_set(u, UIC_HEADER);
+    fill(u->cols);
+    move(0, 0);
+    snprintf(line, sizeof line, " tui  %s  %s, %s tensors, %s params",
+             base_name(s->checkpoint), s->t.format,
+             report_count(u->tot.tensors, c, sizeof c),
+             report_count(u->tot.parameter_numel, a, sizeof a));
+    int unsaved = ui_unsaved(u);
+    const char *mark = unsaved ? " [+] unsaved " : "";
+    int mw = (int)strlen(mark);
+    put_str(u, line, u->cols - mw);
+    if (unsaved) {
+        move(0, u->cols - mw);
+        attron(A_BOLD);
+        put_str(u, mark, mw);
+    }
+    uint64_t fr = root->frozen_numel, all = root->param_numel;
+    snprintf(line, sizeof line,
+             " trainable %s (%.1f%%)  frozen %s (%.1f%%)  filter %s  "
+             "sort %s",
+             report_count(all - fr, a, sizeof a), pct(all - fr, all),
+             report_count(fr, b, sizeof b), pct(fr, all),
+             view_filter_name(u->v.filter),
+             s->tr.sort == TREE_SORT_SIZE ? "size" : "name");
+    if (u->v.has_matches) {
+        size_t n = strlen(line);
+        snprintf(line + n, sizeof line - n, "  matches %s",
+                 report_count(u->v.match_tensors, c, sizeof c));
+    }
+    move(1, 0);
+    ui_color_set(u, UIC_NORMAL);
+    put_str(u, line, u->cols);
+}
+
+/* --- the tree pane --- */
+
+typedef struct {
+    int name_w, shape_w, dtype_w, params_w, bytes_w, bar_w;
+} layout;
+
+static void make_layout(const ui *u, layout *L)
+{
+    int w = u->cols - 4; /* the mark */
+    L->bytes_w = 11;
+    L->params_w = w >= 60 ? 16 : 0;
+    L->bar_w = w >= 70 ? 12 : 0;
+    L->dtype_w = w >= 85 ? 9 : 0;
+    L->shape_w = w >= 95 ? 19 : 0;
+    L->name_w = w - L->bytes_w - L->params_w - L->bar_w - L->dtype_w -
+                L->shape_w;
+    if (L->name_w < 8) {
+        L->bytes_w = 0;
+        L->name_w = w;
+    }
+}
+
+static enum ui_color state_color(tree_state st)
+{
+    switch (st) {
+    case TREE_FROZEN: return UIC_FROZEN;
+    case TREE_PARTIAL: return UIC_PARTIAL;
+    case TREE_BUFFER: return UIC_BUFFER;
+    default: return UIC_TRAINABLE;
+    }
+}
+
+static void shape_text(const table *t, long i, char *buf, size_t cap)
+{
+    const uint64_t *sh = table_shape(t, (size_t)i);
+    unsigned nd = table_at(t, (size_t)i)->ndim;
+    size_t k = 0;
+    buf[k++] = '[';
+    for (unsigned d = 0; d < nd && k + 24 < cap; d++)
+        k += (size_t)snprintf(buf + k, cap - k, d ? ", %llu" : "%llu",
+                              (unsigned long long)sh[d]);
+    snprintf(buf + k, cap - k, "]");
+}
+
+static void draw_bar(const ui *u, uint64_t part, uint64_t whole, int width,
+                     attr_t attr)
+{
+    int inner = width - 3;
+    int n = whole ? (int)((double)inner * (double)part / (double)whole + 0.5)
+                  : 0;
+    addch(' ' | attr);
+    addch('[' | attr);
+    for (int i = 0; i < inner; i++) {
+        if (i < n) {
+            if (u->utf8)
+                addstr("\xe2\x96\x88"); /* full block */
+            else
+                addch('#');
+        } else {
+            addch(' ');
+        }
+    }
+    addch(']' | attr);
+}
+
+static void draw_row(ui *u, int y, size_t k, const layout *L)
+{
+    session *s = u->s;
+    const view_row *r = &u->v.rows[k];
+    tree_node *n = view_row_node(&u->v, r);
+    const tree_node *first = &s->tr.nodes[r->first];
+    const tree_node *root = tree_root(&s->tr);
+    int sel = k == u->v.cursor;
+    attr_t rev = sel ? A_REVERSE : 0;
+    tree_state st = tree_node_state(n);
+    static const char *marks[] = {"[ ]", "[x]", "[~]", "[b]"};
+    char buf[4400], num[64], tmp[64];
+
+    move(y, 0);
+    attrset(ui_color_attr(u, state_color(st)) | rev);
+    addstr(marks[st]);
+    attrset(A_NORMAL | rev);
+    addch(' ');
+    /* name: indent, arrow, label */
+    int x = 0, indent = (int)r->depth * 2;
+    if (indent > L->name_w / 2)
+        indent = L->name_w / 2;
+    fill(indent);
+    x += indent;
+    const char *arrow = "  ";
+    if (view_row_expandable(&u->v, r)) {
+        if (view_row_expanded(&u->v, r))
+            arrow = u->utf8 ? "\xe2\x96\xbe " : "- ";
+        else
+            arrow = u->utf8 ? "\xe2\x96\xb8 " : "+ ";
+    }
+    x += put_str(u, arrow, L->name_w - x);
+    const char *label;
+    size_t llen;
+    if (!first->parent) {
+        label = base_name(s->checkpoint);
+        llen = strlen(label);
+    } else {
+        size_t full = tree_node_path(&s->tr, n, buf, sizeof buf - 2);
+        if (full > sizeof buf - 3)
+            full = sizeof buf - 3;
+        size_t skip = first->parent->parent ? first->parent->path_len + 1 : 0;
+        if (skip > full)
+            skip = full;
+        if (n->child) {
+            buf[full++] = '/';
+            buf[full] = '\0';
+        }
+        label = buf + skip;
+        llen = full - skip;
+    }
+    uint32_t mc = view_node_matches(&u->v, n);
+    if (mc && mc == n->tensors)
+        attrset(ui_color_attr(u, UIC_MATCH) | rev);
+    else if (mc)
+        attrset(A_UNDERLINE | rev);
+    int lw = ui_width(label, llen);
+    int room = L->name_w - x;
+    if (lw > room && room > 1) {
+        /* keep the end of long names: the last segments tell most */
+        const char *p = label;
+        while (ui_width(p, llen - (size_t)(p - label)) > room - 1)
+            p++;
+        while (((unsigned char)*p & 0xC0) == 0x80)
+            p++;
+        put_str(u, u->utf8 ? "\xe2\x80\xa6" : "~", 1);
+        x += 1 + ui_put(u, p, llen - (size_t)(p - label), room - 1);
+    } else {
+        x += ui_put(u, label, llen, room);
+    }
+    attrset(A_NORMAL | rev);
+    fill(L->name_w - x);
+    /* shape, dtype */
+    if (L->shape_w) {
+        if (n->tensor >= 0)
+            shape_text(&s->t, n->tensor, tmp, sizeof tmp);
+        else
+            snprintf(tmp, sizeof tmp, "%s tensors",
+                     report_count(n->tensors, num, sizeof num));
+        if (n->tensor < 0)
+            attrset(ui_color_attr(u, UIC_DIM) | rev);
+        put_right(u, tmp, L->shape_w - 1);
+        addch(' ');
+        attrset(A_NORMAL | rev);
+    }
+    if (L->dtype_w) {
+        const char *dt = n->tensor >= 0
+                             ? dtype_name((dtype)table_at(&s->t,
+                                                          (size_t)n->tensor)
+                                              ->dtype)
+                             : "";
+        put_right(u, dt, L->dtype_w - 1);
+        addch(' ');
+    }
+    if (L->params_w) {
+        report_count(n->param_numel, num, sizeof num);
+        if ((int)strlen(num) > L->params_w - 1)
+            snprintf(num, sizeof num, "%.1fG",
+                     (double)n->param_numel / 1e9);
+        put_right(u, num, L->params_w - 1);
+        addch(' ');
+    }
+    if (L->bytes_w) {
+        list_human_bytes(n->bytes, num, sizeof num);
+        put_right(u, num, L->bytes_w - 1);
+    }
+    if (L->bar_w)
+        draw_bar(u, n->bytes, root->bytes, L->bar_w,
+                 ui_color_attr(u, state_color(st)) | rev);
+    int cy, cx;
+    getyx(stdscr, cy, cx);
+    (void)cy;
+    if (cx < u->cols && cx > 0)
+        fill(u->cols - cx);
+    attrset(A_NORMAL);
+}
+
+static void draw_tree(ui *u, int y, int h)
+{
+    layout L;
+    make_layout(u, &L);
+    u->tree_y = y;
+    u->tree_h = h;
+    view_set_height(&u->v, (size_t)h);
+    for (int i = 0; i < h; i++) {
+        size_t k = u->v.top + (size_t)i;
+        if (k >= u->v.nrows)
+            break;
+        draw_row(u, y + i, k, &L);
+    }
+}
+
+/* --- the memory panel --- */
+
+static void panel_line(ui *u, int y, const char *name, uint64_t before,
+                       uint64_t after, uint64_t scale, int bw)
+{
+    char a[32], b[32], c[48];
+    move(y, 0);
+    ui_color_set(u, UIC_NORMAL);
+    put_str(u, name, 11);
+    fill(11 - (int)strlen(name));
+    put_right(u, list_human_bytes(before, a, sizeof a), 11);
+    if (bw > 4)
+        draw_bar(u, before, scale, bw, A_NORMAL);
+    put_right(u, list_human_bytes(after, b, sizeof b), 11);
+    if (bw > 4)
+        draw_bar(u, after, scale, bw, ui_color_attr(u, UIC_TRAINABLE));
+    if (before > after)
+        snprintf(c, sizeof c, "-%s", list_human_bytes(before - after, a,
+                                                      sizeof a));
+    else
+        snprintf(c, sizeof c, "%s", before == after ? "-" : "+");
+    put_right(u, c, 13);
+}
+
+static void draw_panel(ui *u, int y, int h)
+{
+    session *s = u->s;
+    char a[32], b[32], c[32], d[32], g[32], line[512];
+    ui_update_estimate(u);
+    const mem_estimate *e = &u->est;
+    const char *opt = memory_optimizer_name(s->optimizer);
+    const char *prec = memory_precision_name(s->precision);
+    if (!u->est_ok) {
+        move(y, 0);
+        ui_color_set(u, UIC_ERROR);
+        put_str(u, "memory: no estimate", u->cols);
+        return;
+    }
+    uint64_t bt = e->before.total, at = e->after.total;
+    if (h < 8) {
+        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %.1f%%",
+                 opt, prec, list_human_bytes(bt, a, sizeof a),
+                 list_human_bytes(at, b, sizeof b),
+                 memory_percent_saved(bt, at));
+        move(y, 0);
+        ui_color_set(u, UIC_HEADER);
+        fill(u->cols);
+        move(y, 0);
+        put_str(u, line, u->cols);
+        return;
+    }
+    move(y, 0);
+    ui_color_set(u, UIC_HEADER);
+    fill(u->cols);
+    move(y, 0);
+    snprintf(line, sizeof line,
+             " memory  optimizer %s (o)  precision %s (P)", opt, prec);
+    put_str(u, line, u->cols);
+    int bw = (u->cols - 46) / 2;
+    if (bw > 30)
+        bw = 30;
+    move(y + 1, 0);
+    ui_color_set(u, UIC_DIM);
+    snprintf(line, sizeof line, "%-11s%11s", "", "all trainable");
+    put_str(u, line, u->cols);
+    move(y + 1, 22 + (bw > 4 ? bw : 0));
+    put_right(u, "this plan", 11);
+    if (22 + 2 * (bw > 4 ? bw : 0) + 24 <= u->cols) {
+        move(y + 1, 22 + 2 * (bw > 4 ? bw : 0) + 11);
+        put_right(u, "saved", 13);
+    }
+    uint64_t scale = bt ? bt : 1;
+    panel_line(u, y + 2, "weights", e->before.weights, e->after.weights,
+               scale, bw);
+    panel_line(u, y + 3, "master", e->before.master, e->after.master, scale,
+               bw);
+    panel_line(u, y + 4, "gradients", e->before.gradients,
+               e->after.gradients, scale, bw);
+    panel_line(u, y + 5, "optimizer", e->before.optimizer,
+               e->after.optimizer, scale, bw);
+    panel_line(u, y + 6, "total", bt, at, scale, bw);
+    move(y + 7, 0);
+    ui_color_set(u, UIC_NORMAL);
+    snprintf(line, sizeof line,
+             " trainable %s of %s parameters (%.1f%%) in %s of %s tensors;"
+             " saves %s (%.1f%%)",
+             report_count(e->after.trainable_numel, a, sizeof a),
+             report_count(e->param_numel, b, sizeof b),
+             pct(e->after.trainable_numel, e->param_numel),
+             report_count(e->after.trainable_tensors, c, sizeof c),
+             report_count(e->param_tensors, d, sizeof d),
+             list_human_bytes(bt > at ? bt - at : 0, g, sizeof g),
+             memory_percent_saved(bt, at));
+    put_str(u, line, u->cols);
+}
+
+/* --- the status line --- */
+
+static void draw_status(ui *u, int y)
+{
+    move(y, 0);
+    if (u->msg[0]) {
+        ui_color_set(u, u->msg_err ? UIC_ERROR : UIC_NORMAL);
+        put_str(u, u->msg, u->cols);
+        ui_color_set(u, UIC_NORMAL);
+        return;
+    }
+    ui_color_set(u, UIC_DIM);
+    put_str(u, "space toggle  f/F freeze/unfreeze  p presets  u undo  "
+               "/ search  o optimizer  w save  ? help  q quit", u->cols);
+    ui_color_set(u, UIC_NORMAL);
+}
+
+static void draw_too_small(ui *u)
+{
+    char line[64];
+    ui_color_set(u, UIC_ERROR);
+    mvaddnstr(u->rows / 2 > 0 ? u->rows / 2 - 1 : 0, 0,
+              "terminal too small", u->cols);
+    snprintf(line, sizeof line, "%dx%d, need %dx%d", u->cols, u->rows,
+             UI_MIN_COLS, UI_MIN_ROWS);
+    ui_color_set(u, UIC_NORMAL);
+    if (u->rows > 1)
+        mvaddnstr(u->rows / 2, 0, line, u->cols);
+    if (u->rows > 2)
+        mvaddnstr(u->rows / 2 + 1, 0, "q quits", u->cols);
+}
+
+void ui_draw(ui *u)
+{
+    erase();
+    if (u->cols < UI_MIN_COLS || u->rows < UI_MIN_ROWS) {
+        draw_too_small(u);
+        return;
+    }
+    int panel_h = u->rows >= UI_PANEL_MIN_ROWS ? 8 : 1;
+    int tree_h = u->rows - 2 - panel_h - 1;
+    draw_header(u);
+    draw_tree(u, 2, tree_h);
+    draw_panel(u, 2 + tree_h, panel_h);
+    draw_status(u, u->rows - 1);
+}

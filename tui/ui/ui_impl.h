@@ -1,0 +1,200 @@
+/* ui_impl.h: what the files of ui/ share; private to ui/.
+ *
+ *   ui_screen.c  curses lifecycle, colours, signals, stderr capture,
+ *                input (the one place KEY_RESIZE is handled)
+ *   ui_keys.c    ui_run: the main loop, the key table and its actions
+ *   ui_draw.c    immediate-mode drawing of the whole screen
+ *   ui_box.c     boxes over it: text (help, plan report), questions
+ *   ui_prompt.c  the line editor, the pattern and search prompts
+ *   ui_menu.c    the presets menu, saving the rules as a user preset
+ *
+ * Actions return reaction flags (R_*); the loop applies them.
+ */
+#ifndef TUI_UI_UI_IMPL_H
+#define TUI_UI_UI_IMPL_H
+
+#include <curses.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/bitset.h"
+#include "../core/memory.h"
+#include "../core/pattern.h"
+#include "../core/table.h"
+#include "../core/view.h"
+#include "ui.h"
+
+#define UI_MIN_COLS 40
+#define UI_MIN_ROWS 10
+#define UI_PANEL_MIN_ROWS 22 /* below this the memory panel is one line */
+
+/* Colours: one table (ncdu's UI_COLORS) makes the enum and the pairs. */
+#define UI_COLORS(C)                                         \
+    C(UIC_NORMAL, -1, -1, A_NORMAL)                          \
+    C(UIC_HEADER, COLOR_BLACK, COLOR_CYAN, A_NORMAL)         \
+    C(UIC_FROZEN, COLOR_BLUE, -1, A_BOLD)                    \
+    C(UIC_TRAINABLE, COLOR_GREEN, -1, A_NORMAL)              \
+    C(UIC_PARTIAL, COLOR_YELLOW, -1, A_NORMAL)               \
+    C(UIC_BUFFER, COLOR_MAGENTA, -1, A_DIM)                  \
+    C(UIC_MATCH, COLOR_BLACK, COLOR_YELLOW, A_NORMAL)        \
+    C(UIC_ERROR, COLOR_RED, -1, A_BOLD)                      \
+    C(UIC_DIM, -1, -1, A_DIM)                                \
+    C(UIC_BOX, COLOR_WHITE, COLOR_BLUE, A_NORMAL)
+
+#define UI_COLOR_ENUM(name, fg, bg, attr) name,
+enum ui_color { UI_COLORS(UI_COLOR_ENUM) UIC_COUNT };
+#undef UI_COLOR_ENUM
+
+/* Reaction flags of an action. */
+enum {
+    R_NONE = 0,
+    R_REDRAW = 1 << 0,  /* draw again (always done after a key) */
+    R_EDIT = 1 << 1,    /* the frozen set or the rules changed */
+    R_QUIT = 1 << 2,    /* leave the main loop */
+};
+
+typedef struct ui {
+    session *s;
+    const ui_config *cfg;
+    view v;
+    int rows, cols;          /* screen size */
+    int utf8, color;
+    int tree_y, tree_h;      /* where the tree pane is (for the mouse) */
+    /* the estimate, recomputed when the state changes */
+    mem_estimate est;
+    int est_ok;
+    uint64_t est_gen;
+    int est_opt, est_prec;
+    table_totals tot;        /* of the table (it never changes) */
+    /* matches (search or pattern prompt): a set over the tensors */
+    bitset match;
+    char match_src[PATTERN_MAX_LEN + 8]; /* what made them ("" none) */
+    uint64_t match_param_numel;          /* parameters among them */
+    size_t match_params;
+    /* the status line message, cleared at the next key */
+    char msg[600];
+    int msg_err;
+    size_t prompt_col;       /* 1-based column of a pattern error, or 0 */
+    /* what was saved last, for the unsaved mark */
+    uint64_t saved_rules_hash;
+    int saved_opt, saved_prec;
+    char plan_path[4096];    /* the last path saved to or loaded */
+    /* presets reloaded after "save as preset" (else cfg->presets) */
+    preset_list own_presets;
+    int has_own_presets;
+    int last_key;
+    double key_ms;           /* when ui_input returned the last key */
+} ui;
+
+/* --- ui_screen.c --- */
+
+/* Starts curses on the terminal (newterm on stdin/stdout), installs the
+ * signal handlers and moves stderr to a memory file. Returns 0, or -1
+ * with err set (the terminal is then untouched). */
+int ui_screen_start(ui *u);
+
+/* Restores the terminal and stderr (replaying what was written to it).
+ * Idempotent; safe from a signal handler and at exit. */
+void ui_done(void);
+
+/* Ends curses for good: ui_done, the old signal handlers back, the
+ * screen freed. Idempotent. */
+void ui_screen_end(void);
+
+/* Waits for a key. Handles KEY_RESIZE (re-reads the size, returns
+ * KEY_RESIZE so the caller repaints), returns UI_KEY_INTERRUPT after a
+ * SIGINT. Cannot fail. */
+#define UI_KEY_INTERRUPT (KEY_MAX + 1)
+int ui_input(ui *u);
+
+/* Sets the colour pair and attributes of a role (no colour when the
+ * terminal has none or NO_COLOR is set). Cannot fail. */
+void ui_color_set(const ui *u, enum ui_color c);
+attr_t ui_color_attr(const ui *u, enum ui_color c);
+
+/* Milliseconds on the monotonic clock. */
+double ui_now_ms(void);
+
+/* --- ui_draw.c --- */
+
+/* Paints the whole screen from the model (header, tree, panel, status)
+ * into curses' buffer; the caller refreshes. Cannot fail. */
+void ui_draw(ui *u);
+
+/* Writes at most `width` columns of s (len bytes) at the cursor,
+ * UTF-8 aware (non-ASCII as '?' in ASCII mode). Returns the columns
+ * written. */
+int ui_put(const ui *u, const char *s, size_t len, int width);
+
+/* Display columns of s (code points; non-ASCII as 1). */
+int ui_width(const char *s, size_t len);
+
+/* Sets the status message (printf-style); err = 1 shows it as an error. */
+void ui_message(ui *u, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Recomputes the estimate when the state changed. */
+void ui_update_estimate(ui *u);
+
+/* 1 when the state differs from the last save / the loaded plan. */
+int ui_unsaved(const ui *u);
+
+/* Remembers the current state as saved. */
+void ui_mark_saved(ui *u);
+
+/* --- ui_box.c --- */
+
+/* Paints a centred box with a title and the lines of `text` (split at
+ * '\n'), starting at line `first`, over what is there. Returns the number
+ * of text lines the box can show. */
+int ui_draw_box(ui *u, const char *title, const char *text, int first,
+                const char *footer);
+
+/* Shows `text` in a box until a key is pressed (scrolls with arrows). */
+void ui_show_text(ui *u, const char *title, const char *text);
+
+/* Asks a one-key question in a box; returns the key pressed (one of
+ * `keys`, or 27 for Esc / interrupt). */
+int ui_ask(ui *u, const char *title, const char *text, const char *keys);
+
+/* --- ui_prompt.c --- */
+
+/* Called after every edit of a prompt with the current text; may set
+ * u->msg (shown under the prompt). */
+typedef void (*ui_prompt_change)(ui *u, const char *text, void *ctx);
+
+/* Reads a line at the bottom of the screen into buf (cap bytes), which
+ * holds the initial text. Enter confirms (returns 1), Esc or Ctrl-C
+ * cancels (returns 0, buf then undefined). */
+int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
+              ui_prompt_change on_change, void *ctx);
+
+/* Sets the matches from a search text (substring, or a pattern when it
+ * starts with "re:" or holds * ? [ {): highlights them. Returns the
+ * matched model tensors, or -1 with err set (a bad pattern; matches
+ * cleared). */
+long ui_set_search(ui *u, const char *text, size_t *err_col);
+
+/* Clears the matches. */
+void ui_clear_matches(ui *u);
+
+/* The f/F prompt: freeze (PLAN_FREEZE) or unfreeze by pattern, with the
+ * live count. Returns R_* flags. */
+int ui_prompt_pattern(ui *u, plan_rule_kind kind);
+
+/* The / prompt; then jumps to the first match. Returns R_* flags. */
+int ui_prompt_search(ui *u);
+
+/* --- ui_menu.c --- */
+
+/* The presets menu: pick, ask the parameters, preview, apply. Returns
+ * R_* flags. */
+int ui_menu_presets(ui *u);
+
+/* W: asks a name and writes the rules as a user preset. Returns R_*. */
+int ui_save_preset(ui *u);
+
+/* The preset list in use. */
+const preset_list *ui_presets(const ui *u);
+
+#endif
