@@ -225,90 +225,131 @@ static int run_ops(const options *o, session *s, const preset_list *pl)
     return 0;
 }
 
-static int run(const options *o)
-{
+/* What one run holds; job_free releases whatever was set up. */
+typedef struct {
     table t;
     session s;
     preset_list pl;
-    char dirbuf[PATH_MAX + 32];
-    char *from_plan = NULL;
-    int have_session = 0, have_presets = 0, rc = -1;
-    const char *ckpt = o->checkpoint;
-    memset(&pl, 0, sizeof pl);
-    table_init(&t);
+    char *from_plan;   /* the checkpoint path taken from --plan */
+    const char *ckpt;  /* the checkpoint to open, or NULL */
+    int have_session, have_presets;
+} job;
 
-    if (!ckpt && o->plan) {
-        plan p;
-        plan_init(&p);
-        if (plan_load(o->plan, &p) == 0)
-            from_plan = plan_model_file(&p, o->plan);
-        plan_free(&p);
-        if (!from_plan)
-            goto out;
-        ckpt = from_plan;
-    }
-    if (need_presets(o)) {
-        if (preset_list_load(presets_dir(dirbuf, sizeof dirbuf), &pl))
-            goto out;
-        have_presets = 1;
-    }
-    if (!ckpt) {
-        rc = o->mode == MODE_PRESETS ? report_presets(stdout, &pl, NULL) : 0;
-        goto out;
-    }
-    if (open_checkpoint(ckpt, &t))
-        goto out;
-    if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {
-        rc = o->json ? list_print_json(stdout, &t, NULL)
-                     : list_print_text(stdout, &t, NULL);
-        goto out;
-    }
-    have_session = 1;
-    if (session_init(&s, &t, ckpt))
-        goto out;
-    if (o->optimizer && memory_optimizer_parse(o->optimizer, &s.optimizer))
-        goto out;
-    if (o->precision && memory_precision_parse(o->precision, &s.precision))
-        goto out;
-    if (o->plan && session_load_plan(&s, o->plan, stderr))
-        goto out;
+static void job_init(job *j, const options *o)
+{
+    memset(j, 0, sizeof *j);
+    table_init(&j->t);
+    j->ckpt = o->checkpoint;
+}
+
+static void job_free(job *j)
+{
+    if (j->have_session)
+        session_free(&j->s);
+    table_free(&j->t);
+    if (j->have_presets)
+        preset_list_free(&j->pl);
+    free(j->from_plan);
+}
+
+/* Without a CHECKPOINT argument, the checkpoint is the plan's model.path.
+ * Returns 0, or -1 with err set. */
+static int job_find_checkpoint(job *j, const options *o)
+{
+    if (j->ckpt || !o->plan)
+        return 0;
+    plan p;
+    plan_init(&p);
+    if (plan_load(o->plan, &p) == 0)
+        j->from_plan = plan_model_file(&p, o->plan);
+    plan_free(&p);
+    if (!j->from_plan)
+        return -1;
+    j->ckpt = j->from_plan;
+    return 0;
+}
+
+/* Opens the checkpoint into a session, loads --plan (its difference
+ * report goes to `report`) and applies --optimizer / --precision, which
+ * win over the plan's. Returns 0, or -1 with err set. */
+static int job_open_session(job *j, const options *o, FILE *report)
+{
+    mem_optimizer opt;
+    mem_precision prec;
+    if ((o->optimizer && memory_optimizer_parse(o->optimizer, &opt)) ||
+        (o->precision && memory_precision_parse(o->precision, &prec)))
+        return -1;
+    if (open_checkpoint(j->ckpt, &j->t))
+        return -1;
+    j->have_session = 1;
+    if (session_init(&j->s, &j->t, j->ckpt))
+        return -1;
+    if (o->plan && session_load_plan(&j->s, o->plan, report))
+        return -1;
     if (o->optimizer)
-        memory_optimizer_parse(o->optimizer, &s.optimizer);
+        j->s.optimizer = opt;
     if (o->precision)
-        memory_precision_parse(o->precision, &s.precision);
-    if (run_ops(o, &s, &pl))
+        j->s.precision = prec;
+    return 0;
+}
+
+static int write_plan(session *s, const char *path)
+{
+    size_t ft;
+    uint64_t fn, tn;
+    char a[32], b[32];
+    if (session_save_plan(s, path))
+        return -1;
+    freeze_counts(&s->fs, &ft, &fn, &tn);
+    fprintf(stderr, "wrote %s: %zu tensors frozen (%s parameters), %s "
+            "trainable\n", path, ft, report_count(fn, a, sizeof a),
+            report_count(tn, b, sizeof b));
+    return 0;
+}
+
+static int run(const options *o)
+{
+    job j;
+    char dirbuf[PATH_MAX + 32];
+    int rc = -1;
+    job_init(&j, o);
+    if (job_find_checkpoint(&j, o))
         goto out;
-    if (o->output) {
-        if (session_save_plan(&s, o->output))
+    if (need_presets(o)) {
+        if (preset_list_load(presets_dir(dirbuf, sizeof dirbuf), &j.pl))
             goto out;
-        size_t ft;
-        uint64_t fn, tn;
-        char a[32], b[32];
-        freeze_counts(&s.fs, &ft, &fn, &tn);
-        fprintf(stderr, "wrote %s: %zu tensors frozen (%s parameters), %s "
-                "trainable\n", o->output, ft, report_count(fn, a, sizeof a),
-                report_count(tn, b, sizeof b));
+        j.have_presets = 1;
     }
+    if (!j.ckpt) {
+        rc = o->mode == MODE_PRESETS ? report_presets(stdout, &j.pl, NULL)
+                                     : 0;
+        goto out;
+    }
+    if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {
+        if (open_checkpoint(j.ckpt, &j.t) == 0)
+            rc = o->json ? list_print_json(stdout, &j.t, NULL)
+                         : list_print_text(stdout, &j.t, NULL);
+        goto out;
+    }
+    if (job_open_session(&j, o, stderr) || run_ops(o, &j.s, &j.pl) ||
+        (o->output && write_plan(&j.s, o->output)))
+        goto out;
+    session *s = &j.s;
     switch (o->mode) {
     case MODE_LIST:
-        rc = o->json ? list_print_json(stdout, &s.t, &s.fs.frozen)
-                     : list_print_text(stdout, &s.t, &s.fs.frozen);
+        rc = o->json ? list_print_json(stdout, &s->t, &s->fs.frozen)
+                     : list_print_text(stdout, &s->t, &s->fs.frozen);
         break;
-    case MODE_SUMMARY: rc = report_summary(stdout, &s); break;
-    case MODE_TREE: rc = report_tree(stdout, &s, o->depth); break;
-    case MODE_EXPORT: rc = report_export(stdout, &s, o->export_format); break;
-    case MODE_PRESETS: rc = report_presets(stdout, &pl, &s); break;
+    case MODE_SUMMARY: rc = report_summary(stdout, s); break;
+    case MODE_TREE: rc = report_tree(stdout, s, o->depth); break;
+    case MODE_EXPORT: rc = report_export(stdout, s, o->export_format); break;
+    case MODE_PRESETS: rc = report_presets(stdout, &j.pl, s); break;
     default:
-        rc = o->output ? 0 : report_summary(stdout, &s);
+        rc = o->output ? 0 : report_summary(stdout, s);
         break;
     }
 out:
-    if (have_session)
-        session_free(&s);
-    table_free(&t);
-    if (have_presets)
-        preset_list_free(&pl);
-    free(from_plan);
+    job_free(&j);
     return rc ? fail() : 0;
 }
 
@@ -317,52 +358,24 @@ out:
  * does not keep the editor from starting: the editor says why instead. */
 static int run_editor(const options *o, double start_ms)
 {
-    table t;
-    session s;
-    preset_list pl;
+    job j;
     char dirbuf[PATH_MAX + 32], udir[PATH_MAX];
-    char *from_plan = NULL, *report = NULL;
+    char *report = NULL;
     size_t rlen = 0;
-    int have_session = 0, have_presets = 0;
-    const char *ckpt = o->checkpoint;
-    memset(&pl, 0, sizeof pl);
-    table_init(&t);
-
-    if (!ckpt && o->plan) {
-        plan p;
-        plan_init(&p);
-        if (plan_load(o->plan, &p) == 0)
-            from_plan = plan_model_file(&p, o->plan);
-        plan_free(&p);
-        if (!from_plan)
-            goto out;
-        ckpt = from_plan;
-    }
-    if (open_checkpoint(ckpt, &t))
-        goto out;
-    have_session = 1;
-    if (session_init(&s, &t, ckpt))
-        goto out;
-    if (o->optimizer && memory_optimizer_parse(o->optimizer, &s.optimizer))
-        goto out;
-    if (o->precision && memory_precision_parse(o->precision, &s.precision))
-        goto out;
+    int rc = -1;
+    job_init(&j, o);
     FILE *rep = open_memstream(&report, &rlen);
     if (!rep) {
         err_set("out of memory");
         goto out;
     }
-    if (o->plan && session_load_plan(&s, o->plan, rep)) {
+    if (job_find_checkpoint(&j, o) || job_open_session(&j, o, rep)) {
         fclose(rep);
         goto out;
     }
-    if (o->optimizer)
-        memory_optimizer_parse(o->optimizer, &s.optimizer);
-    if (o->precision)
-        memory_precision_parse(o->precision, &s.precision);
     const char *bdir = presets_dir(dirbuf, sizeof dirbuf);
-    if (preset_list_load(bdir, &pl) == 0)
-        have_presets = 1;
+    if (preset_list_load(bdir, &j.pl) == 0)
+        j.have_presets = 1;
     else
         fprintf(rep, "%spresets: %s (the presets menu is empty)\n",
                 ftell(rep) > 0 ? "\n" : "", err_msg());
@@ -374,28 +387,19 @@ static int run_editor(const options *o, double start_ms)
     ui_config cfg = {
         .plan_path = o->plan,
         .plan_report = report,
-        .presets = &pl,
+        .presets = &j.pl,
         .user_preset_dir = preset_user_dir(udir, sizeof udir) == 0 ? udir
                                                                     : NULL,
         .builtin_preset_dir = bdir,
         .timing = env && *env && strcmp(env, "0") != 0,
         .start_ms = start_ms,
     };
-    int urc = ui_run(&s, &cfg);
-    session_free(&s);
-    table_free(&t);
-    if (have_presets)
-        preset_list_free(&pl);
-    free(from_plan);
+    rc = ui_run(&j.s, &cfg);
+    job_free(&j);
     free(report);
-    return urc;
+    return rc;
 out:
-    if (have_session)
-        session_free(&s);
-    table_free(&t);
-    if (have_presets)
-        preset_list_free(&pl);
-    free(from_plan);
+    job_free(&j);
     free(report);
     return fail();
 }
