@@ -232,6 +232,21 @@ static void test_mounts(void)
     rmdir(mnt);
 }
 
+/* A device, pipe or socket at the path is refused, not replaced (a
+ * root user's `-o /dev/null` must not turn /dev/null into a file). */
+static void test_not_regular(void)
+{
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    CHECK(mkfifo(path, 0600) == 0);
+    CHECK(atomic_write(path, "x\n", 2) == -1);
+    CHECK(strstr(err_msg(), "not a regular file") != NULL);
+    CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+    CHECK(count_temps(dir) == 0);
+    unlink(path);
+}
+
 int main(void)
 {
     umask(022);
@@ -245,6 +260,7 @@ int main(void)
     test_stale();
     test_write_failure();
     test_mounts();
+    test_not_regular();
     char path[128];
     snprintf(path, sizeof path, "%s/plan.yaml", dir);
     unlink(path);

@@ -138,6 +138,10 @@ int atomic_write(const char *path, const void *buf, size_t len)
         if (S_ISREG(st.st_mode)) {
             mode = st.st_mode & 07777;
             keep_mode = 1;
+        } else if (!S_ISLNK(st.st_mode)) {
+            err_set("%s: not a regular file (a device, pipe or socket): "
+                    "refusing to replace it", path);
+            goto cleanup;
         }
     }
     remove_stale(dfd, base);

@@ -16,7 +16,9 @@
 
 /* Replaces `path` with `len` bytes of `buf`. The new file gets the old
  * file's permission bits, or 0644 (less the umask) when there was none.
- * A symbolic link at `path` is replaced by the file, not followed.
+ * A symbolic link at `path` is replaced by the file, not followed; a
+ * device, pipe or socket at `path` is refused (so -o /dev/null fails
+ * instead of replacing the device).
  * Returns 0, or -1 with err set, naming the path and the reason:
  *   "plan.yaml: No space left on device"
  *   "plan.yaml: cannot write in runs: folder is read-only"

@@ -20,25 +20,22 @@ int err_set(const char *fmt, ...)
 
 int err_prefix(const char *fmt, ...)
 {
-    char old[ERR_CAP];
+    char old[ERR_CAP], pre[ERR_CAP];
     va_list ap;
     memcpy(old, err_buf, sizeof old);
     va_start(ap, fmt);
-    int n = vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    size_t k = (size_t)n < sizeof err_buf - 1 ? (size_t)n : sizeof err_buf - 1;
-    if (k + 2 < sizeof err_buf) {
-        memcpy(err_buf + k, ": ", 2);
-        k += 2;
-        size_t rest = strlen(old);
-        if (rest > sizeof err_buf - 1 - k)
-            rest = sizeof err_buf - 1 - k;
-        memcpy(err_buf + k, old, rest);
-        k += rest;
+    /* The reason matters more than the prefix: a long prefix (a quoted
+     * 4 KiB pattern) is shortened, never the message it explains. */
+    size_t lold = strlen(old), lpre = strlen(pre);
+    size_t budget = ERR_CAP - 1 - 2 - (lold < ERR_CAP / 2 ? lold : ERR_CAP / 2);
+    if (lpre > budget) {
+        memcpy(pre + budget - 3, "...", 4);
+        lpre = budget;
     }
-    err_buf[k] = '\0';
+    snprintf(err_buf, sizeof err_buf, "%s: %.*s", pre,
+             (int)(ERR_CAP - 3 - lpre), old);
     return -1;
 }
 

@@ -123,11 +123,96 @@ static int regex_literal(pattern *p, const char *r)
     return 0;
 }
 
+/* glibc's regcomp copies a counted repeat's operand once per count, so
+ * stacked quantifiers (`a{1,1000}{1,1000}`, `p+++++...`) or counted
+ * repeats inside counted repeats take gigabytes and minutes. Refused
+ * before regcomp: a quantifier right after another, a count above
+ * REGEX_MAX_REPEAT, a counted repeat of a group holding one, and groups
+ * nested deeper than REGEX_MAX_DEPTH. Returns 0, or -1 with err set. */
+#define REGEX_MAX_REPEAT 255
+#define REGEX_MAX_DEPTH 32
+
+static int regex_check_safe(const char *r, size_t *err_col)
+{
+    int counted[REGEX_MAX_DEPTH + 1] = {0}; /* group holds a {m,n} */
+    size_t depth = 0, i = 0;
+    int prev_quant = 0, prev_group_counted = 0;
+    while (r[i]) {
+        uint32_t col = (uint32_t)(i + 4);
+        char ch = r[i];
+        int quant = 0, closed_counted = 0;
+        if (ch == '\\') {
+            i += r[i + 1] ? 2 : 1;
+        } else if (ch == '[') {
+            size_t j = i + 1;
+            if (r[j] == '^')
+                j++;
+            if (r[j] == ']')
+                j++;
+            while (r[j] && r[j] != ']') {
+                if (r[j] == '[' && (r[j + 1] == ':' || r[j + 1] == '.' ||
+                                    r[j + 1] == '=')) {
+                    char end = r[j + 1];
+                    j += 2;
+                    while (r[j] && !(r[j] == end && r[j + 1] == ']'))
+                        j++;
+                    if (r[j])
+                        j++;
+                }
+                if (r[j])
+                    j++;
+            }
+            i = r[j] ? j + 1 : j;
+        } else if (ch == '(') {
+            if (++depth > REGEX_MAX_DEPTH)
+                return fail_at(err_col, col, "groups nested deeper than 32");
+            counted[depth] = 0;
+            i++;
+        } else if (ch == ')') {
+            if (depth > 0) {
+                closed_counted = counted[depth];
+                depth--;
+                if (closed_counted)
+                    counted[depth] = 1;
+            }
+            i++;
+        } else if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
+            quant = 1;
+            if (prev_quant)
+                return fail_at(err_col, col,
+                               "a quantifier right after another one");
+            if (ch == '{') {
+                char *end;
+                unsigned long lo = strtoul(r + i + 1, &end, 10), hi = lo;
+                if (*end == ',')
+                    hi = end[1] == '}' ? 0 : strtoul(end + 1, &end, 10);
+                if (lo > REGEX_MAX_REPEAT || hi > REGEX_MAX_REPEAT)
+                    return fail_at(err_col, col, "a repeat count above 255");
+                if (prev_group_counted)
+                    return fail_at(err_col, col, "a counted repeat of a "
+                                   "group that holds one");
+                counted[depth] = 1;
+                while (r[i] && r[i] != '}')
+                    i++;
+            }
+            if (r[i])
+                i++;
+        } else {
+            i++;
+        }
+        prev_quant = quant;
+        prev_group_counted = closed_counted;
+    }
+    return 0;
+}
+
 int pattern_regex_compile(pattern *p, size_t *err_col)
 {
     int rc;
     if (p->src[3] == '\0')
         return fail_at(err_col, 4, "empty regex after 're:'");
+    if (regex_check_safe(p->src + 3, err_col))
+        return -1;
     rc = regcomp(&p->re, p->src + 3, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[256], what[320];

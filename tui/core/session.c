@@ -164,8 +164,10 @@ static int apply_rules(session *s, const session_rule *rules, size_t n,
         if (matched == 0) {
             r.empty_rules++;
             if (!allow_empty && !is_preset) {
-                err_set("pattern '%s' matches nothing in %s",
+                err_set("pattern '%.200s%s' matches nothing in %s",
                         rules[i].pattern ? rules[i].pattern : "",
+                        rules[i].pattern && strlen(rules[i].pattern) > 200
+                            ? "..." : "",
                         s->checkpoint);
                 goto fail;
             }

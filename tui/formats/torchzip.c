@@ -466,7 +466,9 @@ int torchzip_read(const char *path, table *t)
     for (size_t i = 0; i < c.z.count; i++)
         c.st_id[i] = TABLE_NO_STORAGE;
     if (script ? tz_walk_script(&c, top) : tz_walk_top(&c, top)) {
-        err_prefix("%s", path);
+        /* record reads already name the file */
+        if (strncmp(err_msg(), path, strlen(path)) != 0)
+            err_prefix("%s", path);
         goto cleanup;
     }
     if (c.meta_dropped) {

@@ -25,7 +25,8 @@ typedef struct {
     uint32_t next_id;
     uint64_t visits;
     size_t meta_added, meta_dropped;
-    tz_code *code;      /* TorchScript class sources read so far */
+    tz_code *code;      /* TorchScript classes looked up so far */
+    struct tz_src *srcs;/* code files read so far (each read once) */
     uint64_t code_bytes;
     char name[TABLE_MAX_NAME + 2]; /* the dotted path being walked */
     size_t name_len;

@@ -31,8 +31,23 @@ struct tz_code {
     int found;     /* the class source was found */
 };
 
+/* One code/ file, read and inflated once however many classes it holds
+ * (TZ_MAX_CODE_TOTAL counts each file once). */
+struct tz_src {
+    struct tz_src *next;
+    const zip_entry *e;
+    unsigned char *src;
+    size_t len;
+};
+
 void tz_code_free(tz_ctx *c)
 {
+    while (c->srcs) {
+        struct tz_src *n = c->srcs->next;
+        free(c->srcs->src);
+        free(c->srcs);
+        c->srcs = n;
+    }
     while (c->code) {
         tz_code *n = c->code->next;
         free(c->code->qual);
@@ -68,9 +83,8 @@ static int tz_class_read(tz_ctx *c, const char *module, const char *name,
                          tz_code *k)
 {
     char rel[1024], pat[300];
-    unsigned char *src = NULL;
+    const unsigned char *src;
     size_t len;
-    int rc = -1;
     int n = snprintf(rel, sizeof rel, "code/%s.py", module);
     if (n < 0 || (size_t)n >= sizeof rel)
         return 0;
@@ -80,12 +94,26 @@ static int tz_class_read(tz_ctx *c, const char *module, const char *name,
     const zip_entry *e = zip_find(&c->z, rel, (size_t)n);
     if (!e)
         return 0;
-    if (e->size > TZ_MAX_CODE_TOTAL - c->code_bytes)
-        return err_set("%s: more than %u bytes of TorchScript class source",
-                       e->name, TZ_MAX_CODE_TOTAL);
-    c->code_bytes += e->size;
-    if (zip_read_entry(&c->z, e, TZ_MAX_CODE, &src, &len))
-        goto cleanup;
+    struct tz_src *f = c->srcs;
+    while (f && f->e != e)
+        f = f->next;
+    if (!f) {
+        if (e->size > TZ_MAX_CODE_TOTAL - c->code_bytes)
+            return err_set("%s: more than %u bytes of TorchScript class "
+                           "source", e->name, TZ_MAX_CODE_TOTAL);
+        if (!(f = calloc(1, sizeof *f)))
+            return err_set("out of memory");
+        if (zip_read_entry(&c->z, e, TZ_MAX_CODE, &f->src, &f->len)) {
+            free(f);
+            return -1;
+        }
+        c->code_bytes += e->size;
+        f->e = e;
+        f->next = c->srcs;
+        c->srcs = f;
+    }
+    src = f->src;
+    len = f->len;
     int pl = snprintf(pat, sizeof pat, "class %s(", name);
     const char *s = (const char *)src, *blk = NULL;
     for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), pat,
@@ -102,10 +130,7 @@ static int tz_class_read(tz_ctx *c, const char *module, const char *name,
         k->params = tz_list_field(blk, blen, "__parameters__");
         k->buffers = tz_list_field(blk, blen, "__buffers__");
     }
-    rc = 0;
-cleanup:
-    free(src);
-    return rc;
+    return 0;
 }
 
 /* The cached class record for (module, name); NULL with err set. */
