@@ -4,6 +4,7 @@
 #   make demo            install missing Debian packages, build, open a real ResNet-18
 #   make test            install missing Debian packages, build, run all tests
 #   make bench           benchmarks against the Python route (docs/benchmarks.md)
+#   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds (docs/fuzzing.md)
 #   make install PREFIX=/usr/local
 #   TORCH=off|auto|<libtorch prefix>   trainer and shim (auto: Debian's libtorch)
 #   SANITIZE=address,undefined         sanitizer build (in build-san/)
@@ -94,11 +95,11 @@ ifdef TORCH_PREFIX
 endif
 endif
 
-.PHONY: all test test-fast unit deps demo bench install clean fixtures help
+.PHONY: fuzz all test test-fast unit deps demo bench install clean fixtures help
 all: $(BUILD)/tui $(TRAIN_LIB)
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,12p' Makefile
 
 # Rebuild everything when the flags change (redis's .make-settings).
 $(BUILD)/.flags: FORCE
@@ -163,6 +164,11 @@ fixtures: all
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/bench/run.sh
+
+# libFuzzer targets under ASan+UBSan (clang); docs/fuzzing.md.
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tui/presets \

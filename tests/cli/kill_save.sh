@@ -1,0 +1,394 @@
+#!/bin/sh
+# kill_save.sh: SIGKILL a plan save at >= 200 points and check that the
+# plan on disk is always the complete old file or the complete new one,
+# that no temp file is left where a user would see it, and that the
+# hidden temp file of a killed save is removed by the next save
+# (atomic.h; hostile-inputs.md row 20).
+#
+# The save: `tui --freeze '**' -o plan.yaml` over an existing plan (the
+# same model with layer 0 frozen), of the Llama-2-7B-shaped synthetic set
+# (a 12 KB plan: most points, it loads in milliseconds) and of the
+# DeepSeek-V3-shaped one (91,991 tensors, a 5 MB plan).
+# A small LD_PRELOAD shim, built here with $CC, splits the temp file's
+# writes into KS_CHUNK-byte pieces (write_all handles short writes) and
+# counts the save's calls (openat of the temp file, fchmod, each write,
+# fsync, close, renameat, unlinkat, the folder's fsync); KS_KILL_AT=N
+# makes it SIGKILL the process just before (KS_AFTER=0) or just after
+# (KS_AFTER=1) call N. A first run records the calls; then the kill
+# points spread over them, both sides of each, the first and last calls
+# always included. A kill before the rename (or at it, before) must
+# leave the old plan; a kill after it the new one. A few more kills
+# after a random delay land anywhere, loading included.
+#
+# Env: TUI, FIX, CC (default cc), KILL_POINTS (default 200, at least
+# that many shim kill points), KILL_RANDOM (default 20 delay kills).
+# Prints "kill_save: N passed, N failed" (one pass per kill point that
+# held, plus the final checks); exits 1 on any failure.
+FIX=${FIX:-build/fixtures}
+TUI=${TUI:-build/tui}
+CC=${CC:-cc}
+KILL_POINTS=${KILL_POINTS:-200}
+KILL_RANDOM=${KILL_RANDOM:-20}
+DS=$FIX/synthetic/deepseek-v3
+passed=0
+failed=0
+if [ ! -x "$TUI" ] || [ ! -d "$DS" ]; then
+    echo "kill_save: missing $TUI or $DS"
+    echo "kill_save: 0 passed, 1 failed"
+    exit 1
+fi
+TUI=$(cd "$(dirname "$TUI")" && pwd)/$(basename "$TUI")
+FIX=$(cd "$FIX" && pwd)
+DS=$FIX/synthetic/deepseek-v3
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kill_save.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+ok() { passed=$((passed + 1)); }
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL $1: $2"
+}
+# A sanitizer build has its runtime loaded first; the shim sits before it.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+export ASAN_OPTIONS
+
+cat >"$tmp/shim.c" <<'CEOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static long kill_at = -1, n;
+static int after, active, inited;
+static size_t chunk = 16384;
+static int tmp_fd = -1;
+static FILE *log_file;
+
+static void init(void)
+{
+    const char *s;
+    if (inited)
+        return;
+    inited = 1;
+    if ((s = getenv("KS_KILL_AT")))
+        kill_at = atol(s);
+    if ((s = getenv("KS_AFTER")))
+        after = atoi(s);
+    if ((s = getenv("KS_CHUNK")) && atol(s) > 0)
+        chunk = (size_t)atol(s);
+    if ((s = getenv("KS_LOG")))
+        log_file = fopen(s, "w");
+}
+
+/* One counted call: kill before it when asked. Returns its number. */
+static long step(const char *what)
+{
+    n++;
+    if (log_file) {
+        fprintf(log_file, "%ld %s\n", n, what);
+        fflush(log_file);
+    }
+    if (!after && n == kill_at)
+        kill(getpid(), SIGKILL);
+    return n;
+}
+
+static void done(long i)
+{
+    if (after && i == kill_at)
+        kill(getpid(), SIGKILL);
+}
+
+#define REAL(name) static __typeof__(name) *real_##name; \
+    if (!real_##name) real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+
+static int open_common(int dfd, const char *path, int flags, mode_t mode,
+                       int at)
+{
+    REAL(openat);
+    REAL(open);
+    init();
+    int tracked = strstr(path, ".tui-tmp.") && (flags & O_CREAT);
+    long i = 0;
+    if (tracked)
+        active = 1, i = step("openat-tmp");
+    int fd = at ? real_openat(dfd, path, flags, mode)
+                : real_open(path, flags, mode);
+    if (tracked) {
+        tmp_fd = fd;
+        done(i);
+    }
+    return fd;
+}
+
+int openat(int dfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & O_CREAT) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    return open_common(dfd, path, flags, mode, 1);
+}
+
+int openat64(int dfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & O_CREAT) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    return open_common(dfd, path, flags, mode, 1);
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+    REAL(write);
+    init();
+    if (!active || fd != tmp_fd)
+        return real_write(fd, buf, len);
+    long i = step("write");
+    ssize_t r = real_write(fd, buf, len < chunk ? len : chunk);
+    done(i);
+    return r;
+}
+
+int fchmod(int fd, mode_t mode)
+{
+    REAL(fchmod);
+    init();
+    if (!active || fd != tmp_fd)
+        return real_fchmod(fd, mode);
+    long i = step("fchmod");
+    int r = real_fchmod(fd, mode);
+    done(i);
+    return r;
+}
+
+int fsync(int fd)
+{
+    REAL(fsync);
+    init();
+    if (!active)
+        return real_fsync(fd);
+    long i = step(fd == tmp_fd ? "fsync-tmp" : "fsync-folder");
+    int r = real_fsync(fd);
+    done(i);
+    return r;
+}
+
+int close(int fd)
+{
+    REAL(close);
+    init();
+    if (!active || fd != tmp_fd)
+        return real_close(fd);
+    long i = step("close-tmp");
+    tmp_fd = -1;
+    int r = real_close(fd);
+    done(i);
+    return r;
+}
+
+int renameat(int a, const char *from, int b, const char *to)
+{
+    REAL(renameat);
+    init();
+    if (!active)
+        return real_renameat(a, from, b, to);
+    long i = step("renameat");
+    int r = real_renameat(a, from, b, to);
+    done(i);
+    return r;
+}
+
+int rename(const char *from, const char *to)
+{
+    REAL(rename);
+    init();
+    if (!active)
+        return real_rename(from, to);
+    long i = step("rename");
+    int r = real_rename(from, to);
+    done(i);
+    return r;
+}
+
+int unlinkat(int dfd, const char *path, int flags)
+{
+    REAL(unlinkat);
+    init();
+    if (!active)
+        return real_unlinkat(dfd, path, flags);
+    long i = step("unlinkat");
+    int r = real_unlinkat(dfd, path, flags);
+    done(i);
+    return r;
+}
+CEOF
+if ! $CC -shared -fPIC -O1 -o "$tmp/shim.so" "$tmp/shim.c" -ldl 2>"$tmp/cc.err"; then
+    echo "kill_save: cannot build the shim: $(head -n 3 "$tmp/cc.err")"
+    echo "kill_save: 0 passed, 1 failed"
+    exit 1
+fi
+
+d=$tmp/plans
+mkdir -p "$d"
+cd "$d" || exit 1
+# save PATTERN: one save of $MODEL's plan over plan.yaml
+save() { "$TUI" --freeze "$1" -o plan.yaml "$MODEL" >/dev/null 2>"$tmp/save.err"; }
+
+# tui_run PIDFILE ENV...: runs the save with the given environment in
+# the foreground of a child shell that execs tui (so its pid is known and
+# no "Killed" notice is printed); returns its exit status.
+tui_run() {
+    pf=$1
+    shift
+    sh -c 'echo $$ >"$0"; exec env "$@"' "$pf" "$@" \
+        "$TUI" --freeze '**' -o plan.yaml "$MODEL" >/dev/null 2>&1
+}
+
+# check_after KILLED_PID WANT(old|new|either) LABEL [early]
+check_after() {
+    f=plan.yaml
+    if [ "$2" = old ] && cmp -s $f "$tmp/old.yaml"; then :
+    elif [ "$2" = new ] && cmp -s $f "$tmp/new.yaml"; then :
+    elif [ "$2" = either ] && { cmp -s $f "$tmp/old.yaml" || cmp -s $f "$tmp/new.yaml"; }; then :
+    else
+        bad "$3" "plan.yaml is not the $2 plan ($(wc -c <$f 2>/dev/null) bytes)"
+        return
+    fi
+    visible=$(ls | grep -v '^plan\.yaml$')
+    if [ -n "$visible" ]; then
+        bad "$3" "visible leftovers: $visible"
+        return
+    fi
+    # hidden temp files: only the killed save's own may remain (a kill
+    # after a delay may come before the save removed older ones)
+    others=$(ls -A | grep '\.tui-tmp\.' | grep -v "\.tui-tmp\.$1\.")
+    if [ -n "$others" ] && [ "$4" != early ]; then
+        bad "$3" "stale temp files of earlier saves not removed: $others"
+        return
+    fi
+    ok
+}
+
+# run_kill AT AFTER: one save killed by the shim at call AT.
+run_kill() {
+    cp "$tmp/old.yaml" plan.yaml
+    tui_run "$tmp/pid" KS_KILL_AT="$1" KS_AFTER="$2" KS_CHUNK="$CHUNK" \
+        LD_PRELOAD="$tmp/shim.so"
+    st=$?
+    pid=$(cat "$tmp/pid")
+    what="$(basename "$MODEL"): kill at call $1 ($(sed -n "${1}p" "$tmp/calls.log" | cut -d' ' -f2), $( [ "$2" = 1 ] && echo after || echo before))"
+    if [ "$st" -ne 137 ]; then
+        bad "$what" "exit status $st, not SIGKILL"
+        return
+    fi
+    if [ "$1" -lt "$rename_at" ] || { [ "$1" -eq "$rename_at" ] && [ "$2" = 0 ]; }; then
+        want=old
+    else
+        want=new
+    fi
+    check_after "$pid" "$want" "$what"
+}
+
+# phase MODEL CHUNK POINTS: the old plan (layer 0 frozen) and the new one
+# (everything), the call log of one save, then POINTS shim kills: every
+# call from the last write on (fsync, close, rename, folder fsync), the
+# first three, and writes spread evenly; each both before and after.
+phase() {
+    MODEL=$1
+    CHUNK=$2
+    rm -f plan.yaml .plan.yaml.tui-tmp.*
+    if save 'model.layers.0.**' && cp plan.yaml "$tmp/old.yaml" &&
+       save '**' && cp plan.yaml "$tmp/new.yaml" && save '**' &&
+       cmp -s plan.yaml "$tmp/new.yaml" &&
+       ! cmp -s "$tmp/old.yaml" "$tmp/new.yaml"; then
+        ok
+    else
+        bad "setup $MODEL" "old/new plans: $(cat "$tmp/save.err")"
+        return 1
+    fi
+    cp "$tmp/old.yaml" plan.yaml
+    tui_run "$tmp/pid" KS_LOG="$tmp/calls.log" KS_CHUNK="$CHUNK" \
+        LD_PRELOAD="$tmp/shim.so"
+    total=$(wc -l <"$tmp/calls.log" | tr -d ' ')
+    rename_at=$(grep -E ' rename(at)?$' "$tmp/calls.log" | head -n 1 | cut -d' ' -f1)
+    if cmp -s plan.yaml "$tmp/new.yaml" && [ "${total:-0}" -gt 10 ] &&
+       [ -n "$rename_at" ]; then
+        ok
+    else
+        bad "calls $MODEL" "a save through the shim: $total calls, rename at '$rename_at'"
+        return 1
+    fi
+    last_write=$(grep ' write$' "$tmp/calls.log" | tail -n 1 | cut -d' ' -f1)
+    per_side=$(( ($3 + 1) / 2 ))
+    step=$(( total / per_side ))
+    [ "$step" -ge 1 ] || step=1
+    points=$( { seq 1 3; seq "$last_write" "$total"; seq 1 "$step" "$total"; } |
+        sort -n | uniq | awk -v t="$total" '$1 >= 1 && $1 <= t')
+    for at in $points; do
+        run_kill "$at" 0
+        run_kill "$at" 1
+        npoints=$((npoints + 2))
+    done
+    echo "kill_save: $(basename "$MODEL"): $total calls in a save ($CHUNK-byte writes), rename at call $rename_at"
+}
+
+npoints=0
+# Most points on a small plan (Llama-2-7B-shaped, 291 names, 12 KB, in
+# 64-byte writes) so the run stays short; a few on DeepSeek-V3's 5 MB
+# plan in 16 KiB writes.
+phase "$FIX/synthetic/llama2-7b" 64 "$KILL_POINTS"
+phase "$DS" 16384 16
+MODEL=$DS
+
+# Kills after a random delay (DeepSeek-V3, about 0.7 s a save): anywhere
+# in the run, loading included.
+t0=$(date +%s%N)
+cp "$tmp/old.yaml" plan.yaml
+"$TUI" --freeze '**' -o plan.yaml "$DS" >/dev/null 2>&1
+span=$(( ($(date +%s%N) - t0) / 1000000 ))   # ms of one whole run
+[ "$span" -gt 0 ] || span=1
+i=0
+while [ "$i" -lt "$KILL_RANDOM" ]; do
+    cp "$tmp/old.yaml" plan.yaml
+    delay=$(awk -v s="$span" -v i="$i" -v n="$KILL_RANDOM" 'BEGIN { srand(i + 7); printf "%.3f", s * (i + rand()) / n / 1000 }')
+    rm -f "$tmp/pid"
+    tui_run "$tmp/pid" KS_NONE=1 &
+    n=0
+    while [ ! -s "$tmp/pid" ] && [ "$n" -lt 500 ]; do
+        sleep 0.01
+        n=$((n + 1))
+    done
+    sleep "$delay"
+    pid=$(cat "$tmp/pid" 2>/dev/null)
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+    wait
+    check_after "$pid" either "kill after ${delay}s" early
+    npoints=$((npoints + 1))
+    i=$((i + 1))
+done
+
+# The next save removes every hidden temp file of dead processes.
+cp "$tmp/old.yaml" plan.yaml
+if "$TUI" --freeze '**' -o plan.yaml "$DS" >/dev/null 2>"$tmp/run.err" &&
+   cmp -s plan.yaml "$tmp/new.yaml" && [ "$(ls -A)" = plan.yaml ]; then
+    ok
+else
+    bad cleanup "after a clean save the folder holds: $(ls -A | tr '\n' ' ') $(cat "$tmp/run.err")"
+fi
+if [ "$npoints" -ge "$KILL_POINTS" ]; then ok; else bad points "only $npoints kill points"; fi
+echo "kill_save: $npoints kill points"
+echo "kill_save: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
