@@ -85,17 +85,22 @@ ifdef TORCH_PREFIX
   else
     TORCH_LIBDIR := $(TORCH_PREFIX)/lib
   endif
+  TORCH_CUDA := $(wildcard $(TORCH_LIBDIR)/libtorch_cuda.so)
   TORCH_LIBS := -L$(TORCH_LIBDIR) -Wl,-rpath,$(TORCH_LIBDIR) \
-	-Wl,--no-as-needed $(if $(wildcard $(TORCH_LIBDIR)/libtorch_cuda.so),-ltorch_cuda) \
+	-Wl,--no-as-needed $(if $(TORCH_CUDA),-ltorch_cuda -lc10_cuda) \
 	-ltorch_cpu -ltorch -lc10 -Wl,--as-needed
-  CXXFLAGS_ALL := -std=c++17 $(OPT) -Wall -Wextra -fPIC $(TORCH_INC) $(CXXFLAGS) \
-	$(if $(SANITIZE),$(SAN))
+  # A pip wheel's libtorch fixes the C++ ABI; match it (Debian's is 1).
+  TORCH_ABI ?= $(if $(filter /usr,$(TORCH_PREFIX)),1,$(shell $(PYTHON) -c \
+	"import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))" 2>/dev/null || echo 1))
+  CXXFLAGS_ALL := -std=c++17 $(OPT) -Wall -Wextra -fPIC $(TORCH_INC) \
+	-D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI) $(if $(TORCH_CUDA),-DTS_CUDA) \
+	$(CXXFLAGS) $(if $(SANITIZE),$(SAN))
   TRAIN_OBJ := $(TRAIN_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o)
   TRAIN_LIB := $(BUILD)/libtui-train.so
 endif
 endif
 
-.PHONY: fuzz all test test-fast unit deps demo bench install clean fixtures help
+.PHONY: gpu-check fuzz all test test-fast unit deps demo bench install clean fixtures help
 all: $(BUILD)/tui $(TRAIN_LIB)
 
 help:
@@ -164,6 +169,12 @@ fixtures: all
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/bench/run.sh
+
+# The GPU check (docs/training.md): builds against the PyTorch found on the
+# machine, trains a short plan on cuda and compares with PyTorch there;
+# on a machine without a GPU it runs the CPU part and says so.
+gpu-check:
+	@BUILD=$(if $(filter build,$(BUILD)),build-gpu,$(BUILD)) PYTHON=$(PYTHON) sh tests/gpu/gpu_check.sh
 
 # libFuzzer targets under ASan+UBSan (clang); docs/fuzzing.md.
 FUZZ_SECONDS ?= 10

@@ -38,4 +38,11 @@ for b in bench_pattern bench_apply; do
     fi
 done
 "$PYTHON" tests/bench/bench_apply.py --build "$BUILD" || status=1
+echo
+if [ -f "$BUILD/libtui-train.so" ]; then
+    "$PYTHON" tests/bench/bench_train.py --build "$BUILD" \
+        --out "$BUILD/bench/train.md" ${BENCH_TRAIN_ARGS:-} || status=1
+else
+    echo "bench: no trainer in this build (libtui-train.so): training skipped"
+fi
 exit $status

@@ -1,0 +1,154 @@
+/* train_impl.h: what the trainer's files share (not installed, not
+ * seen by main.c). One `trainer` holds a run: the resolved settings,
+ * the module and optimizer (through the shim), the data, the counters.
+ */
+#ifndef TUI_TRAIN_TRAIN_IMPL_H
+#define TUI_TRAIN_TRAIN_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../../shim/ts.h"
+#include "../core/bitset.h"
+#include "../core/memory.h"
+#include "../core/plan.h"
+#include "../core/table.h"
+#include "train.h"
+
+typedef struct {
+    void *addr;
+    size_t len;
+} train_map;
+
+typedef struct {
+    /* --- settings, resolved from the plan and the command line --- */
+    plan pl;
+    const char *plan_path;
+    char *model_file, *init_file, *data_file, *val_file, *out_dir;
+    const char *device, *loss, *opt, *sched, *precision;
+    double lr, wd, momentum, beta1, beta2, eps, clip, val_fraction;
+    uint64_t warmup, batch, epochs, max_steps, seed, ckpt_every, log_every;
+    int resume;
+    int threads;
+
+    /* --- the module --- */
+    ts_module *mod;
+    ts_trainer *tr;
+    table mt;              /* the module's tensors: lookup and estimate */
+    bitset frozen;         /* over mt: frozen parameters */
+    bitset hashed;         /* over mt: tensors checked unchanged */
+    unsigned char *hash;   /* 32 bytes per tensor of mt (hashed ones) */
+    char **eval_paths;     /* norm modules kept in eval mode */
+    size_t neval;
+    size_t nfrozen_norm_buffers;
+    uint64_t init_loaded;  /* tensors loaded from train.init */
+    mem_estimate est;
+    int have_est;
+
+    /* --- data --- */
+    train_map *maps;
+    size_t nmaps;
+    ts_tensor *x, *y;      /* train file, all rows */
+    ts_tensor *vx, *vy;    /* validation source: x/y or the val file */
+    int64_t n_train;       /* rows of x used for training: [0, n_train) */
+    int64_t n_val, val_start;
+    int64_t spe;           /* steps per epoch */
+    uint64_t total;        /* steps of the whole run */
+
+    /* --- progress --- */
+    uint64_t step;         /* steps done */
+    double ep_loss;        /* sums over the current epoch's steps */
+    int64_t ep_correct, ep_count, ep_steps;
+    double last_train_loss, last_train_acc; /* last finished epoch */
+    double val_loss, val_acc;
+    int have_val;
+    uint64_t val_step;     /* step of the last evaluation */
+    double train_secs;     /* time inside train steps */
+    double t_start;
+    uint64_t samples;
+    uint64_t grad_bytes, state_bytes;
+    int made_out_dir;      /* this run created the output folder */
+    int wrote_ckpt;        /* a checkpoint exists from this run or before */
+    FILE *metrics;
+    int tty;
+    double last_draw;
+} trainer;
+
+/* --- train_config.c --- */
+/* Loads the plan and resolves every setting (defaults, command-line
+ * overrides, paths relative to the plan). Returns 0, or -1 with err set. */
+int train_config(trainer *t, const train_options *o);
+
+/* --- train_model.c --- */
+/* Loads the module, the initial weights, applies the frozen set and the
+ * batchnorm policy, hashes what must not change. Returns 0 or -1. */
+int train_model_setup(trainer *t);
+/* Compares the hashes taken at setup: *params_ok and *stats_ok are 1
+ * when every frozen parameter / every stat of a frozen norm layer is
+ * bitwise unchanged. Returns 0 or -1. */
+int train_model_verify(trainer *t, int *params_ok, int *stats_ok);
+/* Sets training mode with frozen norm layers in eval (on = 1) or eval
+ * mode everywhere (on = 0). Returns 0 or -1. */
+int train_model_mode(trainer *t, int on);
+/* 1 when every trainable parameter is finite. -1 on error. */
+int train_model_finite(trainer *t);
+
+/* --- train_data.c --- */
+/* Opens the data files and wraps the tensors (zero copy). 0 or -1. */
+int train_data_open(trainer *t);
+/* Maps a whole file read-only; *addr, *len. Kept until train_unmap_all.
+ * Returns 0 or -1 with err set. */
+int train_map_file(trainer *t, const char *path, const void **addr,
+                   size_t *len);
+void train_unmap_all(trainer *t);
+
+/* --- train_st.c --- */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    unsigned ndim;
+    const int64_t *shape;
+    uint64_t nbytes;
+} st_entry;
+/* Fills `buf` (nbytes) with entry i's bytes; returns 0 or -1 (err set). */
+typedef int (*st_fill_fn)(void *ctx, size_t i, void *buf, size_t nbytes);
+/* Writes a safetensors file at `path` (created, must not exist; fsync'ed
+ * before returning). `meta` holds nmeta key/value pairs (2*nmeta strings)
+ * for __metadata__. Returns 0, or -1 with err set (the file removed). */
+int st_write(const char *path, const st_entry *e, size_t n,
+             const char *const *meta, size_t nmeta, st_fill_fn fill,
+             void *ctx);
+/* fsync a folder. Returns 0 or -1 with err set. */
+int train_fsync_dir(const char *dir);
+/* Writes a temp file through `write_fn(tmp_path, ctx)` in `dir`, then
+ * renames it to dir/name and fsyncs the folder. 0 or -1 with err set. */
+int train_publish(const char *dir, const char *name,
+                  int (*write_fn)(const char *tmp, void *ctx), void *ctx);
+/* Removes a folder and the plain files in it. Ignores errors. */
+void train_rmdir(const char *dir);
+
+/* --- train_ckpt.c --- */
+/* Saves a checkpoint of the current step (atomically). 0 or -1. */
+int train_ckpt_save(trainer *t);
+/* Finds the newest complete checkpoint in the output folder and restores
+ * it. Returns 1 restored, 0 none found, -1 error. */
+int train_ckpt_restore(trainer *t);
+/* Writes the final TorchScript module and weights. 0 or -1. */
+int train_write_outputs(trainer *t);
+/* Drops metrics lines after step t->step (on resume). 0 or -1. */
+int train_metrics_trim(trainer *t);
+
+/* --- train_loop.c --- */
+/* Runs steps until the end, a signal or a non-finite loss. Returns 0
+ * done, 130 interrupted (checkpoint saved), 2 failed (err set). */
+int train_loop(trainer *t);
+double train_now(void);
+/* The learning rate of step `s` (0-based) per the schedule. */
+double train_lr_at(const trainer *t, uint64_t s);
+
+/* --- train_report.c --- */
+/* Prints the final report on stdout and writes report.json. 0 or -1. */
+int train_report(trainer *t, int params_ok, int stats_ok);
+
+#endif

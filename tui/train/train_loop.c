@@ -1,0 +1,291 @@
+/* train_loop.c: the steps, evaluation, progress, metrics and signals. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/err.h"
+#include "train_impl.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+double train_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double train_lr_at(const trainer *t, uint64_t s)
+{
+    double w = (double)t->warmup;
+    if (strcmp(t->sched, "constant") == 0)
+        return t->lr;
+    if (t->warmup > 0 && s < t->warmup)
+        return t->lr * ((double)s + 1.0) / w;
+    if (strcmp(t->sched, "linear_warmup") == 0)
+        return t->lr;
+    /* cosine: from lr down to 0 over the steps after the warmup */
+    double span = (double)t->total - w;
+    if (span < 1)
+        span = 1;
+    double prog = ((double)s - w) / span;
+    return t->lr * 0.5 * (1.0 + cos(M_PI * prog));
+}
+
+static void fmt_eta(double s, char *buf, size_t cap)
+{
+    if (!isfinite(s) || s < 0)
+        s = 0;
+    unsigned long long x = (unsigned long long)(s + 0.5);
+    if (x >= 3600)
+        snprintf(buf, cap, "%lluh%02llum", x / 3600, x / 60 % 60);
+    else
+        snprintf(buf, cap, "%llu:%02llu", x / 60, x % 60);
+}
+
+static void progress(trainer *t, double loss, int force)
+{
+    double now = train_now();
+    uint64_t ep = t->step ? (t->step - 1) / (uint64_t)t->spe + 1 : 1;
+    uint64_t eps = (t->total + (uint64_t)t->spe - 1) / (uint64_t)t->spe;
+    double sps = t->train_secs > 0 ? (double)t->samples / t->train_secs : 0;
+    double per = t->step ? t->train_secs / (double)t->step : 0;
+    char eta[32];
+    fmt_eta(per * (double)(t->total - t->step), eta, sizeof eta);
+    if (t->tty) {
+        if (!force && now - t->last_draw < 0.1)
+            return;
+        t->last_draw = now;
+        int width = 24;
+        int fill = t->total ? (int)((double)width * (double)t->step /
+                                    (double)t->total) : width;
+        char bar[32];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(stderr, "\repoch %llu/%llu [%s] step %llu/%llu loss %.4f "
+                "%.1f samples/s ETA %s\033[K", (unsigned long long)ep,
+                (unsigned long long)eps, bar, (unsigned long long)t->step,
+                (unsigned long long)t->total, loss, sps, eta);
+        if (force)
+            fputc('\n', stderr);
+        return;
+    }
+    if (!force && t->step % t->log_every != 0)
+        return;
+    fprintf(stderr, "epoch %llu/%llu step %llu/%llu loss %.6g "
+            "samples/s %.1f eta %s\n", (unsigned long long)ep,
+            (unsigned long long)eps, (unsigned long long)t->step,
+            (unsigned long long)t->total, loss, sps, eta);
+}
+
+static int select_rows(trainer *t, ts_tensor *src, ts_tensor *perm,
+                       int64_t start, int64_t n, ts_tensor **out)
+{
+    if (ts_tensor_rows_select(src, perm, start, n, t->device, out) < 0)
+        return err_set("%s: %s", t->data_file, ts_last_error());
+    return 0;
+}
+
+/* Mean loss and accuracy over the validation rows, in eval mode. */
+static int evaluate(trainer *t)
+{
+    ts_tensor *sx = t->vx ? t->vx : t->x, *sy = t->vy ? t->vy : t->y;
+    double lsum = 0;
+    int64_t correct = 0, count = 0, rows = 0;
+    int acc = 1;
+    if (train_model_mode(t, 0) < 0)
+        return -1;
+    for (int64_t s = 0; s < t->n_val; s += (int64_t)t->batch) {
+        int64_t n = t->n_val - s < (int64_t)t->batch ? t->n_val - s
+                                                     : (int64_t)t->batch;
+        ts_tensor *xb = NULL, *yb = NULL;
+        ts_step_result r;
+        int rc = select_rows(t, sx, NULL, t->val_start + s, n, &xb);
+        if (rc == 0)
+            rc = select_rows(t, sy, NULL, t->val_start + s, n, &yb);
+        if (rc == 0 && ts_trainer_eval(t->tr, xb, yb, &r) < 0)
+            rc = err_set("evaluation: %s", ts_last_error());
+        ts_tensor_free(xb);
+        ts_tensor_free(yb);
+        if (rc < 0)
+            return -1;
+        lsum += r.loss * (double)n;
+        rows += n;
+        if (r.correct < 0)
+            acc = 0;
+        else {
+            correct += r.correct;
+            count += r.count;
+        }
+    }
+    if (train_model_mode(t, 1) < 0)
+        return -1;
+    t->val_loss = rows ? lsum / (double)rows : NAN;
+    t->val_acc = acc && count ? (double)correct / (double)count : NAN;
+    t->have_val = 1;
+    t->val_step = t->step;
+    if (t->metrics) {
+        fprintf(t->metrics, "{\"step\":%llu,\"event\":\"eval\",\"val_loss\":%.9g",
+                (unsigned long long)t->step, t->val_loss);
+        if (isfinite(t->val_acc))
+            fprintf(t->metrics, ",\"val_accuracy\":%.9g", t->val_acc);
+        fprintf(t->metrics, "}\n");
+        fflush(t->metrics);
+    }
+    return 0;
+}
+
+static void end_epoch(trainer *t)
+{
+    if (t->ep_steps) {
+        t->last_train_loss = t->ep_loss / (double)t->ep_steps;
+        t->last_train_acc = t->ep_correct >= 0 && t->ep_count
+                                ? (double)t->ep_correct / (double)t->ep_count
+                                : NAN;
+    }
+    t->ep_loss = 0;
+    t->ep_correct = 0;
+    t->ep_count = 0;
+    t->ep_steps = 0;
+}
+
+int train_loop(trainer *t)
+{
+    int rc = 2;
+    ts_tensor *perm = NULL;
+    int64_t perm_epoch = -1;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    if (train_model_mode(t, 1) < 0)
+        goto cleanup;
+    while (t->step < t->total) {
+        int64_t epoch = (int64_t)(t->step / (uint64_t)t->spe);
+        int64_t pos = (int64_t)(t->step % (uint64_t)t->spe);
+        if (epoch != perm_epoch) {
+            ts_tensor_free(perm);
+            perm = NULL;
+            if (ts_randperm(t->n_train, t->seed + (uint64_t)epoch, &perm) < 0) {
+                err_set("shuffle: %s", ts_last_error());
+                goto cleanup;
+            }
+            perm_epoch = epoch;
+        }
+        int64_t start = pos * (int64_t)t->batch;
+        int64_t n = t->n_train - start < (int64_t)t->batch ? t->n_train - start
+                                                           : (int64_t)t->batch;
+        double t0 = train_now();
+        ts_tensor *xb = NULL, *yb = NULL;
+        ts_step_result r;
+        double lr = train_lr_at(t, t->step);
+        int bad = select_rows(t, t->x, perm, start, n, &xb) < 0 ||
+                  select_rows(t, t->y, perm, start, n, &yb) < 0;
+        if (!bad && ts_trainer_step(t->tr, xb, yb, lr, &r) < 0)
+            bad = err_set("step %llu: %s", (unsigned long long)t->step + 1,
+                          ts_last_error());
+        ts_tensor_free(xb);
+        ts_tensor_free(yb);
+        if (bad)
+            goto cleanup;
+        t->train_secs += train_now() - t0;
+        if (!r.finite) {
+            if (t->tty)
+                fputc('\n', stderr);
+            err_set("the loss is %s at step %llu (epoch %lld): stopped; "
+                    "nothing was saved for this step%s",
+                    isnan(r.loss) ? "NaN" : isfinite(r.loss) ? "finite but the "
+                    "gradient norm is not" : "infinite",
+                    (unsigned long long)t->step + 1, (long long)epoch + 1,
+                    t->wrote_ckpt ? " (the last checkpoint is intact)" : "");
+            goto cleanup;
+        }
+        t->step++;
+        t->samples += (uint64_t)n;
+        t->ep_loss += r.loss;
+        t->ep_steps++;
+        if (r.correct >= 0 && t->ep_correct >= 0) {
+            t->ep_correct += r.correct;
+            t->ep_count += r.count;
+        } else
+            t->ep_correct = -1;
+        if (t->step == 1 || t->grad_bytes == 0)
+            ts_trainer_bytes(t->tr, &t->grad_bytes, &t->state_bytes);
+        if (t->metrics) {
+            fprintf(t->metrics, "{\"step\":%llu,\"epoch\":%lld,\"loss\":%.9g,"
+                    "\"lr\":%.17g", (unsigned long long)t->step,
+                    (long long)epoch + 1, r.loss, lr);
+            if (r.correct >= 0)
+                fprintf(t->metrics, ",\"accuracy\":%.9g",
+                        r.count ? (double)r.correct / (double)r.count : 0.0);
+            if (!isnan(r.grad_norm))
+                fprintf(t->metrics, ",\"grad_norm\":%.9g", r.grad_norm);
+            fprintf(t->metrics, ",\"time\":%.6f}\n", train_now() - t->t_start);
+            fflush(t->metrics);
+        }
+        progress(t, r.loss, 0);
+        int epoch_end = pos + 1 == t->spe;
+        if (epoch_end) {
+            end_epoch(t);
+            if (t->n_val > 0 && evaluate(t) < 0)
+                goto cleanup;
+        }
+        int last = t->step == t->total;
+        if (!last && (stop_signal ||
+                      (t->ckpt_every && t->step % t->ckpt_every == 0))) {
+            int fin = train_model_finite(t);
+            if (fin < 0)
+                goto cleanup;
+            if (!fin) {
+                err_set("a trainable weight is NaN or infinite after step "
+                        "%llu: stopped; no checkpoint written for it",
+                        (unsigned long long)t->step);
+                goto cleanup;
+            }
+            if (train_ckpt_save(t) < 0)
+                goto cleanup;
+        }
+        if (stop_signal && !last) {
+            if (t->tty)
+                fputc('\n', stderr);
+            fprintf(stderr, "tui: %s at step %llu: checkpoint saved in "
+                    "%s/ckpt-%010llu; continue with --resume\n",
+                    stop_signal == SIGINT ? "interrupted" : "terminated",
+                    (unsigned long long)t->step, t->out_dir,
+                    (unsigned long long)t->step);
+            rc = 130;
+            goto cleanup;
+        }
+    }
+    if (t->ep_steps && t->step % (uint64_t)t->spe != 0) {
+        /* max_steps ended mid-epoch: report that partial epoch */
+        double l = t->ep_loss;
+        int64_t c = t->ep_correct, k = t->ep_count, s = t->ep_steps;
+        end_epoch(t);
+        t->ep_loss = l;
+        t->ep_correct = c;
+        t->ep_count = k;
+        t->ep_steps = s;
+    }
+    if (t->n_val > 0 && (!t->have_val || t->val_step != t->step) &&
+        evaluate(t) < 0)
+        goto cleanup;
+    progress(t, t->last_train_loss, 1);
+    rc = 0;
+cleanup:
+    ts_tensor_free(perm);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}

@@ -1,0 +1,123 @@
+/* train_report.c: the final report (stdout) and OUT/report.json. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/atomic.h"
+#include "../core/err.h"
+#include "train_impl.h"
+
+/* A JSON number, or null when not finite. */
+static void jnum(char *buf, size_t cap, double v)
+{
+    if (isfinite(v))
+        snprintf(buf, cap, "%.9g", v);
+    else
+        snprintf(buf, cap, "null");
+}
+
+static void human_bytes(char *buf, size_t cap, uint64_t b)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int i = 0;
+    while (v >= 1024 && i < 4) {
+        v /= 1024;
+        i++;
+    }
+    snprintf(buf, cap, i ? "%.2f %s" : "%.0f %s", v, u[i]);
+}
+
+int train_report(trainer *t, int params_ok, int stats_ok)
+{
+    uint64_t tt = 0, tn = 0, peak = 0;
+    ts_trainer_trainable(t->tr, &tt, &tn);
+    ts_trainer_bytes(t->tr, &t->grad_bytes, &t->state_bytes);
+    if (strcmp(t->device, "cuda") == 0 && ts_cuda_peak_bytes(&peak) < 0)
+        peak = 0;
+    double secs = t->train_secs;
+    double sps = secs > 0 ? (double)t->samples / secs : 0;
+    double stps = secs > 0 ? (double)t->step / secs : 0;
+    const mem_parts *a = &t->est.after;
+    uint64_t eg = t->have_est ? a->gradients : 0;
+    uint64_t eo = t->have_est ? a->optimizer : 0;
+    uint64_t ek = t->have_est ? a->bookkeeping : 0;
+    /* The trainer keeps Adam's step count as one integer, not a float32
+     * tensor per parameter: the estimate's bookkeeping is not allocated. */
+    int grads_match = t->grad_bytes == eg;
+    int state_match = t->state_bytes == eo - ek;
+    char b1[32], b2[32], b3[32], b4[32];
+    FILE *o = stdout;
+    fprintf(o, "training done: %llu steps in %.2f s (%.2f steps/s, %.1f "
+            "samples/s) on %s, %d threads\n", (unsigned long long)t->step,
+            secs, stps, sps, t->device, t->threads);
+    fprintf(o, "  final train loss %.6g", t->last_train_loss);
+    if (isfinite(t->last_train_acc))
+        fprintf(o, ", accuracy %.4f", t->last_train_acc);
+    if (t->have_val) {
+        fprintf(o, "; val loss %.6g", t->val_loss);
+        if (isfinite(t->val_acc))
+            fprintf(o, ", accuracy %.4f", t->val_acc);
+    }
+    fprintf(o, "\n  trainable: %llu parameters in %llu tensors (of %llu)\n",
+            (unsigned long long)tn, (unsigned long long)tt,
+            (unsigned long long)(t->have_est ? t->est.param_numel : 0));
+    human_bytes(b1, sizeof b1, t->grad_bytes);
+    human_bytes(b2, sizeof b2, eg);
+    human_bytes(b3, sizeof b3, t->state_bytes);
+    human_bytes(b4, sizeof b4, eo);
+    fprintf(o, "  gradients: measured %llu bytes (%s), estimate %llu (%s)%s\n",
+            (unsigned long long)t->grad_bytes, b1, (unsigned long long)eg, b2,
+            grads_match ? ": equal" : ": DIFFERENT");
+    fprintf(o, "  optimizer state (%s): measured %llu bytes (%s), estimate %llu"
+            " (%s) of which %llu per-tensor bookkeeping%s\n", t->opt,
+            (unsigned long long)t->state_bytes, b3, (unsigned long long)eo, b4,
+            (unsigned long long)ek,
+            state_match ? ": equal without it" : ": DIFFERENT");
+    const plan_bytes *pb = &t->pl.estimate.bytes;
+    if (pb->gradients != PLAN_UNSET || pb->optimizer != PLAN_UNSET)
+        fprintf(o, "  the plan's estimate (%s): gradients %lld, optimizer %lld\n",
+                t->pl.estimate.optimizer ? t->pl.estimate.optimizer : "?",
+                pb->gradients == PLAN_UNSET ? -1LL : (long long)pb->gradients,
+                pb->optimizer == PLAN_UNSET ? -1LL : (long long)pb->optimizer);
+    if (strcmp(t->device, "cuda") == 0) {
+        human_bytes(b1, sizeof b1, peak);
+        fprintf(o, "  peak device memory: %llu bytes (%s)\n",
+                (unsigned long long)peak, b1);
+    }
+    size_t nfz = bitset_count(&t->frozen);
+    fprintf(o, "  frozen tensors bitwise unchanged: %s (%zu checked)\n",
+            params_ok ? "yes" : "NO", nfz);
+    fprintf(o, "  running stats of frozen norm layers unchanged: %s (%zu "
+            "layers in eval mode)\n", stats_ok ? "yes" : "NO", t->neval);
+    fprintf(o, "  outputs: %s/model.ts.pt, %s/weights.safetensors\n",
+            t->out_dir, t->out_dir);
+
+    char j[4096], tl[32], ta[32], vl[32], va[32];
+    jnum(tl, sizeof tl, t->last_train_loss);
+    jnum(ta, sizeof ta, t->last_train_acc);
+    jnum(vl, sizeof vl, t->have_val ? t->val_loss : NAN);
+    jnum(va, sizeof va, t->have_val ? t->val_acc : NAN);
+    int n = snprintf(j, sizeof j,
+        "{\"steps\":%llu,\"seconds\":%.6f,\"steps_per_s\":%.6f,"
+        "\"samples_per_s\":%.6f,\"device\":\"%s\",\"threads\":%d,"
+        "\"train_loss\":%s,\"train_accuracy\":%s,\"val_loss\":%s,"
+        "\"val_accuracy\":%s,\"trainable_parameters\":%llu,"
+        "\"trainable_tensors\":%llu,\"gradient_bytes\":%llu,"
+        "\"optimizer_bytes\":%llu,\"estimate\":{\"optimizer\":\"%s\","
+        "\"gradients\":%llu,\"optimizer_state\":%llu,\"bookkeeping\":%llu},"
+        "\"gradients_match\":%s,\"optimizer_match_without_bookkeeping\":%s,"
+        "\"peak_device_bytes\":%llu,\"frozen_tensors\":%zu,"
+        "\"frozen_unchanged\":%s,\"frozen_norm_layers\":%zu,"
+        "\"norm_stats_unchanged\":%s}\n",
+        (unsigned long long)t->step, secs, stps, sps, t->device, t->threads,
+        tl, ta, vl, va, (unsigned long long)tn, (unsigned long long)tt,
+        (unsigned long long)t->grad_bytes, (unsigned long long)t->state_bytes,
+        t->opt, (unsigned long long)eg, (unsigned long long)eo,
+        (unsigned long long)ek, grads_match ? "true" : "false",
+        state_match ? "true" : "false", (unsigned long long)peak, nfz,
+        params_ok ? "true" : "false", t->neval, stats_ok ? "true" : "false");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.json", t->out_dir);
+    return atomic_write(path, j, (size_t)n);
+}
