@@ -1,8 +1,9 @@
 # tui: plain GNU make.
 #
 #   make                 build build/tui
-#   make demo            install missing Debian packages, build, open a real ResNet-18
+#   make demo            install missing Debian packages, build, open the example model in the editor
 #   make test            install missing Debian packages, build, run all tests
+#   make example         the Fashion-MNIST example and its table (docs/example.md)
 #   make bench           benchmarks against the Python route (docs/benchmarks.md)
 #   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds (docs/fuzzing.md)
 #   make install PREFIX=/usr/local
@@ -100,11 +101,11 @@ ifdef TORCH_PREFIX
 endif
 endif
 
-.PHONY: gpu-check fuzz all test test-fast unit deps demo bench install clean fixtures help
+.PHONY: example gpu-check fuzz all test test-fast unit deps demo bench install clean fixtures help
 all: $(BUILD)/tui $(TRAIN_LIB)
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 # Rebuild everything when the flags change (redis's .make-settings).
 $(BUILD)/.flags: FORCE
@@ -142,9 +143,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtui.a $(BUILD)/.flags
 deps:
 	@sh tests/deps.sh
 
+# The demo builds only the editor (the trainer's C++ takes minutes), then
+# opens the example's pretrained model (example/, made by `make example`'s
+# own pipeline) with a plan ready for `tui --headless`.
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(BUILD)/tui
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/demo.sh
+
+# The Fashion-MNIST transfer-learning example and its table (docs/example.md).
+example: deps
+	@$(MAKE) --no-print-directory all
+	@TUI=$(BUILD)/tui PYTHON=$(PYTHON) sh example/run.sh --doc docs/example.md $(BUILD)/example
 
 # --- tests ---------------------------------------------------------------
 unit: $(TEST_BIN)

@@ -88,6 +88,7 @@ void session_free(session *s)
     tree_free(&s->tr);
     table_free(&s->t);
     plan_free(&s->base);
+    free(s->base_path);
     bitset_free(&s->initial);
     free(s->checkpoint);
     memset(s, 0, sizeof *s);

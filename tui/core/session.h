@@ -48,6 +48,8 @@ typedef struct {
     size_t nundo, undo_cap, nredo, redo_cap;
     plan base;              /* kept from a loaded plan: train:, batchnorm */
     int has_base;
+    char *base_path;        /* the file `base` was read from or last saved
+                               to: its train: paths are relative to it */
     mem_optimizer optimizer;
     mem_precision precision;
     bitset initial;         /* the initial frozen set (TorchScript flags) */

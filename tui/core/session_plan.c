@@ -177,6 +177,13 @@ int session_load_plan(session *s, const char *plan_path, FILE *report)
     if (p.estimate.precision && memory_precision_parse(p.estimate.precision,
                                                        &q) == 0)
         s->precision = q;
+    char *bp = strdup(plan_path);
+    if (!bp) {
+        err_set("out of memory");
+        goto out;
+    }
+    free(s->base_path);
+    s->base_path = bp;
     err_clear();
     plan_free(&s->base);
     s->base = p;
@@ -189,6 +196,58 @@ out:
     bitset_free(&want);
     plan_free(&p);
     return rc;
+}
+
+/* The folder part of a path ("." when it has none); malloc'ed. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* Rewrites one train: path, relative to the plan at `from`, so that it is
+ * relative to the plan at `to`. Returns 0, or -1 with err set. */
+static int rebase_path(plan *p, const char **field, const char *from,
+                       const char *to)
+{
+    const char *v = *field;
+    int rc = -1;
+    if (!v || !*v || v[0] == '/')
+        return 0;
+    char *fd = dir_of(from), *td = dir_of(to), *abs = NULL, *rel = NULL;
+    if (!fd || !td || asprintf(&abs, "%s/%s", fd, v) < 0) {
+        abs = NULL;
+        err_set("out of memory");
+        goto out;
+    }
+    if (!(rel = plan_relpath(td, abs)))
+        goto out;
+    if ((*field = plan_strdup(p, rel)) != NULL)
+        rc = 0;
+out:
+    free(fd);
+    free(td);
+    free(abs);
+    free(rel);
+    return rc;
+}
+
+/* A plan saved into another folder than the one it was read from keeps
+ * its train: paths pointing at the same files. Returns 0 or -1. */
+static int rebase_train(plan *p, const char *from, const char *to)
+{
+    plan_train *tr = &p->train;
+    if (!tr->present)
+        return 0;
+    return rebase_path(p, &tr->model, from, to) ||
+           rebase_path(p, &tr->init, from, to) ||
+           rebase_path(p, &tr->data.train, from, to) ||
+           rebase_path(p, &tr->data.val, from, to) ||
+           rebase_path(p, &tr->output, from, to) ? -1 : 0;
 }
 
 int session_make_plan(session *s, const char *plan_path, plan *out)
@@ -235,6 +294,9 @@ int session_make_plan(session *s, const char *plan_path, plan *out)
     p->estimate.bytes.total_if_all_trainable = e.before.total;
     if (p->batchnorm == PLAN_BN_UNSET)
         p->batchnorm = PLAN_BN_FREEZE_STATS;
+    if (p == &s->base && s->base_path &&
+        rebase_train(p, s->base_path, plan_path))
+        return -1;
     return 0;
 }
 
@@ -245,8 +307,17 @@ int session_save_plan(session *s, const char *plan_path)
         plan_init(&s->base);
         s->has_base = 1;
     }
-    if (session_make_plan(s, plan_path, &s->base) ||
-        plan_write(&s->base, plan_path))
+    char *bp = strdup(plan_path);
+    if (!bp)
+        return err_set("out of memory");
+    if (session_make_plan(s, plan_path, &s->base)) {
+        free(bp);
+        return -1;
+    }
+    /* base's train: paths are now relative to plan_path, written or not */
+    free(s->base_path);
+    s->base_path = bp;
+    if (plan_write(&s->base, plan_path))
         return -1;
     freeze_mark_saved(&s->fs);
     return 0;

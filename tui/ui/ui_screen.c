@@ -263,6 +263,16 @@ int ui_screen_start(ui *u)
     nonl();
     intrflush(stdscr, FALSE);
     keypad(stdscr, TRUE);
+    /* Home and End arrive in several spellings (terminfo, tmux, screen,
+     * rxvt); teach ncurses the common ones, as htop does. */
+    static const char *const home[] = {"\033[1~", "\033[7~", "\033[H",
+                                       "\033OH"};
+    static const char *const end[] = {"\033[4~", "\033[8~", "\033[F",
+                                      "\033OF"};
+    for (size_t k = 0; k < sizeof home / sizeof *home; k++) {
+        define_key(home[k], KEY_HOME);
+        define_key(end[k], KEY_END);
+    }
     curs_set(0);
     timeout(500); /* wake up now and then to see a SIGINT */
     mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
