@@ -402,5 +402,119 @@ for m in bert-base-uncased:"110,106,428 params" llama3-8b:"8,030,261,248 params"
     finished "$name: quit" 0
 done
 
+# ---------------------------------------------------------------------------
+# 7. the mouse (ui_mouse sends what xterm would): a click selects the row
+# (Space then toggles it), a click on the mark toggles, a click on the
+# arrow opens, a click outside the tree does nothing; the wheel scrolls
+editor 100 30 "$R"
+see "mouse: open" "layer4/"
+# screen lines: 3 root, 4 bn1, 5 conv1.weight, 6 fc, 7 layer1, 8 layer2,
+# 9 layer3, 10 layer4; the mark is columns 1-3, the arrow of a depth-1
+# row columns 7-8, the name from column 9
+ui_mouse 0 20 8
+ui_keys Space
+see "mouse: click selects layer2, Space toggles it" "[x]   ▸ layer2/"
+see "mouse: the header counts it" "frozen 525,568 (4.5%)"
+expect "mouse: layer1 untouched" test -n "$(row 7 | grep -F '[ ]   ▸ layer1/')"
+ui_keys u
+see "mouse: undo" "frozen 0 (0.0%)"
+ui_mouse 0 2 9
+see "mouse: click on the mark toggles layer3" "[x]   ▸ layer3/"
+see "mouse: mark click header" "frozen 2,099,712 (18.0%)"
+ui_mouse 0 2 9
+see "mouse: a second click toggles it back" "[ ]   ▸ layer3/"
+see "mouse: back to nothing frozen" "frozen 0 (0.0%)"
+ui_mouse 0 7 7
+see "mouse: click on the arrow opens layer1" "▾ layer1/"
+see "mouse: layer1's children" "▸ 0/"
+ui_mouse 0 7 7
+unseen "mouse: a second click closes it" "▸ 0/"
+ui_mouse 0 2 1
+ui_mouse 0 2 2
+ui_keys Space
+see "mouse: clicks above the tree do nothing (Space on layer1)" \
+    "[x]   ▸ layer1/"
+expect "mouse: the root is not toggled" \
+    test -n "$(row 3 | grep -F '[~] ▾ resnet18_sd.pt')"
+ui_keys u q
+ui_wait "quit without saving" 5 && ui_keys q
+finished "mouse: quit" 0
+
+editor 100 30 "$FIX/synthetic/bert-base-uncased"
+see "wheel: header" "110,106,428 params" 20
+ui_keys '*'
+see "wheel: expanded" "▾ embeddings/"
+top=$(row 3)
+fourth=$(row 6)
+expect "wheel: the root on top" test -n "$(echo "$top" | grep -F 'bert-base-uncased')"
+ui_mouse 65 20 10
+if ui_wait_gone "▾ bert-base-uncased" 5; then ok; else
+    bad "wheel down: the root scrolled away" "$(row 3)"; fi
+expect "wheel down: three rows ($fourth)" test "$(row 3)" = "$fourth"
+ui_mouse 65 20 10
+ui_mouse 65 20 10
+_top_not() { test "$(row 3)" != "$1"; }
+if _ui_poll 5 _top_not "$fourth"; then ok; else
+    bad "wheel down again: moved on" "$(row 3)"; fi
+ui_mouse 64 20 10
+ui_mouse 64 20 10
+ui_mouse 64 20 10
+see "wheel up: the root is back" "▾ bert-base-uncased"
+expect "wheel up: the same top row" test "$(row 3)" = "$top"
+ui_keys q
+finished "wheel: quit" 0
+
+# ---------------------------------------------------------------------------
+# 8. the ViT fixture: header from --list --json, expand, freeze by
+# pattern, save, and the plan's frozen set is exactly encoder.layers.*
+V=$FIX/models/vit_tiny_sd.pt
+# commas N: N with thousands separators, as the header prints it
+commas() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }
+if [ -f "$V" ] && "$TUI" --list --json "$V" >"$tmp/vit.json" 2>/dev/null; then
+    vt=$(sed -n 's/.*"totals": {"tensors": \([0-9]*\),.*/\1/p' "$tmp/vit.json")
+    vp=$(sed -n 's/.*"parameter_numel": \([0-9]*\),.*/\1/p' "$tmp/vit.json")
+    # the parameters under encoder.layers, and how many tensors
+    sel=$(grep '"name": "encoder\.layers\.' "$tmp/vit.json" |
+        sed -n 's/.*"numel": \([0-9]*\),.*"kind": "parameter".*/\1/p')
+    fn=$(echo "$sel" | grep -c .)
+    fp=$(echo "$sel" | awk '{s += $1} END {print s + 0}')
+    expect "vit: --list --json totals ($vt tensors, $vp params, $fn under encoder.layers)" \
+        test -n "$vt" -a -n "$vp" -a "$fn" -gt 0
+    editor 100 30 "$V"
+    see "vit: header = --list --json totals" \
+        "vit_tiny_sd.pt  pytorch, $vt tensors, $(commas "$vp") params"
+    see "vit: nothing frozen" "trainable $(commas "$vp") (100.0%)  frozen 0 (0.0%)"
+    ui_keys j j j Enter
+    see "vit: expand encoder" "▾ encoder/"
+    see "vit: encoder's children" "▸ layers/"
+    ui_keys j Enter
+    see "vit: expand encoder.layers" "▸ encoder_layer_0/"
+    ui_keys f
+    ui_type 'encoder.layers.**'
+    see "vit: live count ($fn tensors)" "matches $fn tensors, $(commas "$fp") parameters"
+    ui_keys Enter
+    see "vit: applied" "froze 'encoder.layers.**'"
+    see "vit: header frozen" "frozen $(commas "$fp") ("
+    see "vit: rows marked" "[x]       ▸ encoder_layer_0/"
+    ui_keys w C-u
+    ui_type "$tmp/vit.yaml"
+    ui_keys Enter
+    see "vit: saved" "saved $tmp/vit.yaml"
+    ui_keys q
+    finished "vit: quit" 0
+    "$TUI" --list --json --plan "$tmp/vit.yaml" >"$tmp/vitp.json" 2>"$tmp/vitp.err"
+    expect "vit: --list --json --plan reads it" test $? -eq 0
+    grep '"kind": "parameter", "trainable": false' "$tmp/vitp.json" |
+        sed 's/.*"name": "\([^"]*\)".*/\1/' >"$tmp/vit.frozen"
+    grep '"kind": "parameter"' "$tmp/vit.json" | grep '"name": "encoder\.layers\.' |
+        sed 's/.*"name": "\([^"]*\)".*/\1/' >"$tmp/vit.want"
+    expect "vit: the frozen set is encoder.layers.* ($(wc -l <"$tmp/vit.frozen"))" \
+        cmp -s "$tmp/vit.frozen" "$tmp/vit.want"
+    "$TUI" "$V" --freeze 'encoder.layers.**' -o "$tmp/vitcli.yaml" 2>/dev/null
+    expect "vit: same plan as the command line" cmp -s "$tmp/vit.yaml" "$tmp/vitcli.yaml"
+else
+    bad "vit" "no $V or --list --json failed"
+fi
+
 echo "editor_tmux: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,14 @@
 #                                        TERM=xterm-256color LANG=C.UTF-8)
 #   ui_keys KEY...                       tmux send-keys (names: Enter, Up...)
 #   ui_type TEXT                         send literal text
+#   ui_mouse BUTTON COL ROW              a mouse press and its release at
+#                                        COL, ROW (1-based, as on screen) in
+#                                        the form kmous of xterm-256color
+#                                        names: SGR (ESC [ < b;x;y M, m on
+#                                        release) or X10 (ESC [ M b+32 x+32
+#                                        y+32, release b=3); BUTTON 0 is the
+#                                        left one, 64/65 the wheel up/down
+#                                        (a wheel sends no release)
 #   ui_screen                            the screen as text
 #   ui_wait TEXT [SECONDS]               until the screen shows TEXT (0/1)
 #   ui_wait_gone TEXT [SECONDS]          until it no longer does
@@ -41,6 +49,27 @@ ui_keys() {
 
 ui_type() {
     ui_tmux send-keys -t "$UI_SESSION" -l -- "$1"
+}
+
+# _ui_x10 N: the byte N+32 (N below 95), as X10 mouse reports carry it.
+_ui_x10() { printf "\\$(printf %o $(($1 + 32)))"; }
+
+ui_mouse() {
+    if [ -z "$UI_KMOUS" ]; then
+        UI_KMOUS=$(infocmp -1 xterm-256color 2>/dev/null |
+            sed -n 's/^[[:space:]]*kmous=\(.*\),$/\1/p')
+    fi
+    if [ "$UI_KMOUS" = '\E[M' ]; then
+        _m=$(printf '\033[M'; _ui_x10 "$1"; _ui_x10 "$2"; _ui_x10 "$3")
+        [ "$1" -lt 64 ] && _m=$_m$(printf '\033[M'; _ui_x10 3; _ui_x10 "$2"
+            _ui_x10 "$3")
+    elif [ "$1" -ge 64 ]; then
+        _m=$(printf '\033[<%d;%d;%dM' "$1" "$2" "$3")
+    else
+        _m=$(printf '\033[<%d;%d;%dM\033[<%d;%d;%dm' "$1" "$2" "$3" \
+            "$1" "$2" "$3")
+    fi
+    ui_tmux send-keys -t "$UI_SESSION" -l -- "$_m"
 }
 
 ui_screen() {

@@ -131,14 +131,17 @@ cleanup:
     return rc;
 }
 
-/* Removes every ckpt-* folder but `keep`, and stale temp folders. */
+/* Removes every ckpt-* folder but `keep`, and stale temp folders. An old
+ * checkpoint is first renamed to a hidden temp name (atomically), so a
+ * kill while it is being deleted never leaves a half-empty ckpt-* folder
+ * in sight; the next save sweeps the hidden one. */
 static void prune(const trainer *t, const char *keep)
 {
     DIR *d = opendir(t->out_dir);
     if (!d)
         return;
     struct dirent *de;
-    char p[4200];
+    char p[4200], hidden[4300];
     while ((de = readdir(d))) {
         int old = strncmp(de->d_name, "ckpt-", 5) == 0 &&
                   strcmp(de->d_name, keep) != 0;
@@ -147,6 +150,14 @@ static void prune(const trainer *t, const char *keep)
         if (!old && !tmp)
             continue;
         snprintf(p, sizeof p, "%s/%s", t->out_dir, de->d_name);
+        if (old) {
+            snprintf(hidden, sizeof hidden, "%s/.%s.tmp.old", t->out_dir,
+                     de->d_name);
+            if (rename(p, hidden) == 0) {
+                train_rmdir(hidden);
+                continue;
+            }
+        }
         train_rmdir(p);
     }
     closedir(d);
@@ -334,6 +345,7 @@ int train_ckpt_restore(trainer *t)
     snprintf(file, sizeof file, "%s/%s/state.safetensors", t->out_dir, name);
     if (restore_file(t, file) < 0)
         return -1;
+    prune(t, name); /* what a killed run left: temp and older folders */
     t->wrote_ckpt = 1;
     return 1;
 }
