@@ -6,6 +6,7 @@
 #   make example         the Fashion-MNIST example and its table (docs/example.md)
 #   make bench           benchmarks against the Python route (docs/benchmarks.md)
 #   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds (docs/fuzzing.md)
+#   make gpu-check       the trainer on cuda against PyTorch (docs/training.md)
 #   make install PREFIX=/usr/local
 #   TORCH=off|auto|<libtorch prefix>   trainer and shim (auto: Debian's libtorch)
 #   SANITIZE=address,undefined         sanitizer build (in build-san/)
@@ -105,7 +106,7 @@ endif
 all: $(BUILD)/tui $(TRAIN_LIB)
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,12p' Makefile
 
 # Rebuild everything when the flags change (redis's .make-settings).
 $(BUILD)/.flags: FORCE
