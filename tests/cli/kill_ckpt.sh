@@ -32,6 +32,7 @@
 # Env: TUI, FIX, CC (default cc), KILL_POINTS (default 200), KILL_SAMPLE
 # (default 10), KC_CHUNK (default 512).
 # Prints "kill_ckpt: N passed, N failed"; exits 1 on any failure.
+CHECK_CKPT=$(cd "$(dirname "$0")" && pwd)/lib/check_ckpt.py
 FIX=${FIX:-build/fixtures}
 TUI=${TUI:-build/tui}
 CC=${CC:-cc}
@@ -277,34 +278,6 @@ if ! $CC -shared -fPIC -O1 -o "$tmp/shim.so" "$tmp/shim.c" -ldl 2>"$tmp/cc.err";
     exit 1
 fi
 
-# checker.py DIR STEP: exit 0 when DIR/state.safetensors is a complete
-# checkpoint of step STEP (header parses, the file is exactly as long as
-# the header says, format tui-checkpoint-1, step STEP).
-cat >"$tmp/check.py" <<'PEOF'
-import json, os, struct, sys
-d, want = sys.argv[1], int(sys.argv[2])
-try:
-    names = sorted(os.listdir(d))
-    if names != ["state.safetensors"]:
-        sys.exit("folder holds %s" % names)
-    p = os.path.join(d, "state.safetensors")
-    size = os.path.getsize(p)
-    with open(p, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > size:
-            sys.exit("header length %d > file %d" % (n, size))
-        h = json.loads(f.read(n))
-    meta = h.pop("__metadata__", {})
-    end = max([v["data_offsets"][1] for v in h.values()] + [0])
-    if size != 8 + n + end:
-        sys.exit("file is %d bytes, header says %d" % (size, 8 + n + end))
-    if meta.get("format") != "tui-checkpoint-1":
-        sys.exit("format %r" % meta.get("format"))
-    if int(meta.get("step", -1)) != want:
-        sys.exit("step %r in ckpt-%010d" % (meta.get("step"), want))
-except (OSError, ValueError, KeyError, TypeError, struct.error) as e:
-    sys.exit("unreadable: %s" % e)
-PEOF
 
 cp "$T"/mlp.ts.pt "$T"/mlp.init.safetensors "$T"/mlp.safetensors "$tmp/"
 P=$tmp/plan.yaml
@@ -360,7 +333,7 @@ check_out() {
         metrics.jsonl) ;;
         ckpt-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9])
             s=$(echo "$e" | sed 's/^ckpt-0*//')
-            if ! why=$("$PY" "$tmp/check.py" "$1/$e" "${s:-0}" 2>&1); then
+            if ! why=$("$PY" "$CHECK_CKPT" "$1/$e" "${s:-0}" 2>&1); then
                 bad "$3" "$e is not a complete checkpoint: $why"
                 return 1
             fi ;;

@@ -23,6 +23,7 @@
 #
 # Env: TUI, FIX. Prints "train_full_disk: N passed, N failed".
 . "$(dirname "$0")/lib/common.sh"
+CHECK_CKPT=$(cd "$(dirname "$0")" && pwd)/lib/check_ckpt.py
 cli_begin train_full_disk
 PY=${PYTHON:-/usr/bin/python3}
 case $TUI in /*) ;; *) TUI=$(pwd)/$TUI ;; esac
@@ -68,32 +69,6 @@ if ! grep -q 'checkpoint_every: 1$' "$P1" || ! grep -q 'epochs: 2$' "$P2" ||
     cli_end
 fi
 
-# check.py DIR STEP: DIR/state.safetensors is a complete checkpoint of STEP
-cat >"$tmp/check.py" <<'PEOF'
-import json, os, struct, sys
-d, want = sys.argv[1], int(sys.argv[2])
-try:
-    names = sorted(os.listdir(d))
-    if names != ["state.safetensors"]:
-        sys.exit("folder holds %s" % names)
-    p = os.path.join(d, "state.safetensors")
-    size = os.path.getsize(p)
-    with open(p, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > size:
-            sys.exit("header length %d > file %d" % (n, size))
-        h = json.loads(f.read(n))
-    meta = h.pop("__metadata__", {})
-    end = max([v["data_offsets"][1] for v in h.values()] + [0])
-    if size != 8 + n + end:
-        sys.exit("file is %d bytes, header says %d" % (size, 8 + n + end))
-    if meta.get("format") != "tui-checkpoint-1":
-        sys.exit("format %r" % meta.get("format"))
-    if int(meta.get("step", -1)) != want:
-        sys.exit("step %r in ckpt-%010d" % (meta.get("step"), want))
-except (OSError, ValueError, KeyError, TypeError, struct.error) as e:
-    sys.exit("unreadable: %s" % e)
-PEOF
 
 # the uninterrupted reference runs
 for p in 1 2; do
@@ -113,7 +88,7 @@ check_folder() {
         metrics.jsonl | model.ts.pt | weights.safetensors | report.json) ;;
         ckpt-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9])
             s=$(echo "$e" | sed 's/^ckpt-0*//')
-            if ! why=$("$PY" "$tmp/check.py" "$M/$e" "${s:-0}" 2>&1); then
+            if ! why=$("$PY" "$CHECK_CKPT" "$M/$e" "${s:-0}" 2>&1); then
                 cli_fail "$1" "$e is not a complete checkpoint: $why"
                 return 1
             fi
