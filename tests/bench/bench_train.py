@@ -2,28 +2,36 @@
 """bench_train.py: `tui --headless` against the Python loop, steps per second.
 
     bench_train.py [--build DIR] [--device cpu|cuda] [--reps N] [--steps N]
-                   [--quick] [--out FILE.md]
+                   [--batch N] [--threads N] [--only MODEL] [--out FILE.md]
 
 For a torchvision ResNet-18 (10 classes, 3x64x64 inputs, batch 32) and a
 small transformer encoder classifier (d 128, 4 layers, 4 heads, sequences
 of 32, batch 32), each under three plans (everything trainable; a prefix
 frozen: conv1, bn1, layer1, layer2 / embeddings and the first 2 layers;
 head only), runs the trainer and the Python reference loop
-(tests/train/reference.py, same TorchScript module, data, optimizer AdamW
-and plan) alternately, --reps paired runs each, and reports the median
-steps/s of each side over the timed train steps (module loading and
-process start excluded on both sides), the ratio tui / python (target >=
-0.98; both sides in fresh processes), and the trainer's measured gradient and optimizer-state bytes next
-to the estimate. For the ResNet the eager torchvision module in the same
-Python loop is shown too, for context. Table on stdout and in --out.
+(tests/train/reference.py: same TorchScript module, data, optimizer AdamW
+and plan), each in a fresh process, in --reps pairs (see measure(): on
+the CPU the two processes of a pair share one core at the same time and
+each step is timed in CPU seconds, so that this machine's drifting speed
+cancels out; on cuda they run one after the other). A run's speed is its
+steady state: 1 / the median time of its steps after the first, each side
+timing the same work (batch, forward, backward, update; module loading
+and process start excluded). The ratio is python / tui seconds per step
+for each pair; the table shows the median of those ratios (target >=
+0.98) with their range, and the trainer's measured gradient and
+optimizer-state bytes next to the estimate. For the ResNet the eager
+torchvision module in the same Python loop is shown too, for context.
+Table on stdout and in --out.
 """
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import torch
 import torch.nn as nn
@@ -106,42 +114,133 @@ def setup(tmp, steps, batch, device):
     return out
 
 
-def run_tui(tui, plan, out, threads):
-    env = dict(os.environ, TUI_THREADS=str(threads))
-    r = subprocess.run([tui, "--headless", "--plan", plan, "-o", out], env=env,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"tui failed: {r.stderr.strip()[-400:]}")
-    rep = json.load(open(os.path.join(out, "report.json")))
-    subprocess.run(["rm", "-rf", out])
-    return rep
+def steady(times):
+    """Seconds per step in the steady state: the median over the steps
+    after the first (which also allocates the optimizer state)."""
+    return statistics.median(times[1:] if len(times) > 1 else times)
 
 
-def run_python(plan_path, device, threads, eager=False):
-    """The reference loop in a fresh Python process, like the trainer's
-    (an in-process loop would reuse a warmed-up heap). Returns steps/s."""
-    code = ("import sys, json, torch, torchvision; sys.path.insert(0, %r); "
-            "import reference; torch.set_num_threads(%d); "
-            "p = reference.Plan(%r, device=%r); torch.manual_seed(0); "
-            "m = torchvision.models.resnet18(num_classes=10) if %r else None; "
-            "r = reference.run(p, module=m); "
-            "print(json.dumps(r['steps'] / r['train_seconds']))"
-            % (os.path.join(HERE, "..", "train"), threads, plan_path, device,
-               eager))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"python failed: {r.stderr.strip()[-400:]}")
-    return float(r.stdout.strip().splitlines()[-1])
+class Run:
+    """One training process: the trainer ("tui") or the Python reference
+    loop ("python", or "eager" for torchvision's module), started at once;
+    result() waits and returns its steps' (wall seconds, CPU seconds)."""
+
+    def __init__(self, kind, tui, plan, device, threads, out, cpu=None):
+        self.kind, self.out = kind, out
+        if kind == "tui":
+            cmd = [tui, "--headless", "--plan", plan, "-o", out]
+        else:
+            code = ("import sys, json, torch, torchvision; "
+                    "sys.path.insert(0, %r); import reference; "
+                    "torch.set_num_threads(%d); "
+                    "p = reference.Plan(%r, device=%r); torch.manual_seed(0); "
+                    "m = torchvision.models.resnet18(num_classes=10) if %r "
+                    "else None; r = reference.run(p, module=m, on_step="
+                    "lambda s, l: s == 1 and print('started', flush=True)); "
+                    "print(json.dumps([r['step_times'], r['step_cpu']]))"
+                    % (os.path.join(HERE, "..", "train"), threads, plan,
+                       device, kind == "eager"))
+            cmd = [sys.executable, "-c", code]
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None \
+            else None
+        self.p = subprocess.Popen(cmd, env=dict(os.environ,
+                                                TUI_THREADS=str(threads)),
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=pin)
+        self.report = None
+
+    def wait_started(self):
+        """Returns once the first step is done (its line is written)."""
+        if self.kind != "tui":
+            line = self.p.stdout.readline()
+            if line.strip() != "started":
+                raise RuntimeError(f"{self.kind} failed: "
+                                   f"{self.p.communicate()[1][-400:]}")
+            return
+        path = os.path.join(self.out, "metrics.jsonl")
+        while not (os.path.exists(path) and os.path.getsize(path) > 0):
+            if self.p.poll() is not None:
+                raise RuntimeError(f"tui failed: {self.p.stderr.read()[-400:]}")
+            time.sleep(0.01)
+
+    def signal(self, sig):
+        self.p.send_signal(sig)
+
+    def result(self):
+        so, se = self.p.communicate()
+        if self.p.returncode != 0:
+            raise RuntimeError(f"{self.kind} failed: {se.strip()[-400:]}")
+        if self.kind != "tui":
+            return json.loads(so.strip().splitlines()[-1])
+        self.report = json.load(open(os.path.join(self.out, "report.json")))
+        lines = [json.loads(line)
+                 for line in open(os.path.join(self.out, "metrics.jsonl"))
+                 if '"step_cpu"' in line]
+        subprocess.run(["rm", "-rf", self.out])
+        return ([x["step_time"] for x in lines],
+                [x["step_cpu"] for x in lines])
+
+
+def measure(tui, model, plan, a, tmp):
+    """a.reps pairs. Returns (seconds per step of tui, python, eager (lists,
+    one per pair), pair ratios python / tui, the trainer's report).
+
+    interleaved: the two (three with eager) processes of a pair run their
+    steps at the same time pinned to one core, which the kernel's
+    scheduler hands to them in turns of a few milliseconds, and each step
+    is timed in CPU seconds of its process. Both sides then see the same core at the
+    same moments, so a drift of the machine's speed cancels out of the
+    ratio (one thread per process). The core alternates between pairs.
+    sequential: one process after the other, timed by the wall clock; the
+    order alternates inside each pair (what a GPU needs)."""
+    kinds = ["tui", "python"] + (["eager"] if model == "resnet18" else [])
+    got = {k: [] for k in kinds}
+    ratios, report = [], None
+    ncpu = len(os.sched_getaffinity(0))
+    for i in range(a.reps):
+        order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
+        res = {}
+        if a.mode == "interleaved":
+            # Start them one by one and hold each after its first step,
+            # so that all of them run their timed steps side by side.
+            cpu = sorted(os.sched_getaffinity(0))[i % ncpu]
+            runs = []
+            for k in order:
+                r = Run(k, tui, plan, a.device, a.threads,
+                        os.path.join(tmp, "out"), cpu)
+                r.wait_started()
+                r.signal(signal.SIGSTOP)
+                runs.append(r)
+            for r in runs:
+                r.signal(signal.SIGCONT)
+            for r in runs:
+                res[r.kind] = steady(r.result()[1])
+                report = r.report or report
+        else:
+            for k in order:
+                r = Run(k, tui, plan, a.device, a.threads,
+                        os.path.join(tmp, "out"))
+                res[k] = steady(r.result()[0])
+                report = r.report or report
+        for k in kinds:
+            got[k].append(res[k])
+        ratios.append(res["python"] / res["tui"])
+    return got["tui"], got["python"], got.get("eager", []), ratios, report
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="intra-op threads of each process (default 1)")
+    ap.add_argument("--mode", choices=["interleaved", "sequential"],
+                    help="how a pair runs (default: interleaved on the CPU, "
+                    "sequential on cuda)")
     ap.add_argument("--only", default="", help="model name filter")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
@@ -149,46 +248,48 @@ def main():
     if not os.path.exists(os.path.join(os.path.dirname(tui), "libtui-train.so")):
         print("bench_train: no trainer in this build (TORCH=off): skipped")
         return 0
-    threads = torch.get_num_threads()
+    if a.mode is None:
+        a.mode = "interleaved" if a.device == "cpu" else "sequential"
+    if a.mode == "interleaved" and (a.threads != 1 or a.device != "cpu"):
+        ap.error("--mode interleaved needs --device cpu and --threads 1")
+    threads = a.threads
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         for model, pname, plan_path in setup(tmp, a.steps, a.batch, a.device):
             if a.only and a.only not in model:
                 continue
-            tsp, psp, esp = [], [], []
-            rep = None
-            for i in range(a.reps):
-                rep = run_tui(tui, plan_path, os.path.join(tmp, "out"), threads)
-                tsp.append(rep["steps_per_s"])
-                psp.append(run_python(plan_path, a.device, threads))
-                if model == "resnet18":
-                    esp.append(run_python(plan_path, a.device, threads, True))
-            t, p = statistics.median(tsp), statistics.median(psp)
+            ts, ps, es, ratios, rep = measure(tui, model, plan_path, a, tmp)
+            t, p = 1 / statistics.median(ts), 1 / statistics.median(ps)
+            ratio = statistics.median(ratios)
             est = rep["estimate"]
             rows.append((model, pname, rep["trainable_parameters"], t, p,
-                         statistics.median(esp) if esp else None, t / p,
+                         1 / statistics.median(es) if es else None, ratio,
+                         min(ratios), max(ratios),
                          rep["gradient_bytes"], est["gradients"],
                          rep["optimizer_bytes"], est["optimizer_state"],
                          est["bookkeeping"]))
             print(f"  {model} {pname}: tui {t:.2f} steps/s, python {p:.2f} "
-                  f"(ratio {t / p:.3f}); runs tui {['%.2f' % x for x in tsp]} "
-                  f"python {['%.2f' % x for x in psp]}", file=sys.stderr)
+                  f"(ratio {ratio:.3f}); pair ratios "
+                  f"{['%.3f' % x for x in ratios]}", file=sys.stderr)
     dev = a.device if a.device == "cpu" else torch.cuda.get_device_name(0)
     lines = [f"Training throughput, {a.steps} steps of batch {a.batch}, AdamW, "
-             f"{dev}, {threads} threads, median of {a.reps} paired runs "
-             f"(torch {torch.__version__})", "",
+             f"{dev}, {threads} thread{'s' if threads > 1 else ''} per "
+             f"process, {a.reps} {a.mode} pairs (torch {torch.__version__})",
+             "",
              "| model | plan | trainable | tui steps/s | python steps/s | "
-             "python eager steps/s | ratio | grad bytes (est.) | "
+             "python eager steps/s | ratio (range) | grad bytes (est.) | "
              "optimizer bytes (est. - bookkeeping) |",
              "|---|---|---:|---:|---:|---:|---:|---|---|"]
-    for (m, pn, tp, t, p, e, ratio, gb, ge, ob, oe, bk) in rows:
+    for (m, pn, tp, t, p, e, ratio, lo, hi, gb, ge, ob, oe, bk) in rows:
         lines.append(f"| {m} | {pn} | {tp:,} | {t:.2f} | {p:.2f} | "
-                     f"{'%.2f' % e if e else '-'} | {ratio:.3f} | {gb:,} "
+                     f"{'%.2f' % e if e else '-'} | {ratio:.3f} "
+                     f"({lo:.2f}-{hi:.2f}) | {gb:,} "
                      f"({'=' if gb == ge else ge}) | {ob:,} "
                      f"({'=' if ob == oe - bk else oe} - {bk}) |")
     text = "\n".join(lines)
     print(text)
     if a.out:
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out, "w") as f:
             f.write(text + "\n")
     worst = min(r[6] for r in rows) if rows else 1.0

@@ -9,13 +9,15 @@ random data and plans (AdamW; a frozen prefix), needing no PyYAML. For
 each device in (cpu, cuda): runs the trainer and the Python reference loop
 (tests/train/reference.py) on the same device, and prints per-step loss
 agreement (max relative difference; 1e-5 is required on cpu, cuda kernels
-may differ in the last bits), steps/s of both and their ratio, gradient and
+may differ in the last bits), steps/s of both (steady state: 1 / the
+median step time after the first step) and their ratio, gradient and
 optimizer bytes against the estimate, and peak device memory. cuda rows
 are skipped, with a note, when torch.cuda is not available. Exits 1 when a
 run fails or cpu parity is off.
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -139,8 +141,9 @@ def main():
                 status = 1
                 continue
             rep = json.load(open(os.path.join(run_dir, "report.json")))
-            tl = [json.loads(l)["loss"] for l in open(os.path.join(run_dir, "metrics.jsonl"))
-                  if '"loss"' in l]
+            lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))
+                     if '"loss"' in l]
+            tl = [x["loss"] for x in lines]
             plan = reference.Plan(path, doc=doc, max_steps=3 if dev == "cpu" else None)
             if dev == "cuda":
                 torch.cuda.reset_peak_memory_stats()
@@ -149,8 +152,12 @@ def main():
             worst = max(abs(a - b) / max(abs(b), 1e-30) for a, b in zip(tl, ref["losses"]))
             if dev == "cpu" and (worst > 1e-5 or len(tl) != len(ref["losses"])):
                 status = 1
-            py_sps = ref["steps"] / ref["train_seconds"]
-            rows.append((name, dev, len(tl), worst, rep["steps_per_s"], py_sps,
+            # steady state: 1 / the median step after the first (the
+            # first one also compiles kernels and allocates the state)
+            py_sps = 1 / statistics.median(ref["step_times"][1:] or ref["step_times"])
+            times = [x["step_time"] for x in lines]
+            tui_sps = 1 / statistics.median(times[1:] or times)
+            rows.append((name, dev, len(tl), worst, tui_sps, py_sps,
                          rep["gradient_bytes"] == rep["estimate"]["gradients"],
                          rep["optimizer_bytes"] == rep["estimate"]["optimizer_state"]
                          - rep["estimate"]["bookkeeping"],
@@ -162,7 +169,10 @@ def main():
           "python steps/s | ratio | bytes = estimate | peak MiB tui / python | frozen unchanged |")
     print("|---|---|---:|---:|---:|---:|---:|---|---|---|")
     for (m, d, s, w, ts, ps, gok, ook, pk, pp, fz) in rows:
-        print(f"| {m} | {d} | {s} | {w:.2g} | {ts:.2f} | {ps:.2f} | {ts / ps:.3f} | "
+        # cpu rows run 3 steps for parity: too few for a speed figure
+        speed = f"{ts:.2f} | {ps:.2f} | {ts / ps:.3f}" if d != "cpu" else \
+            "- | - | - (parity only)"
+        print(f"| {m} | {d} | {s} | {w:.2g} | {speed} | "
               f"{'yes' if gok and ook else 'NO'} | "
               f"{pk / 2**20:.0f} / {pp / 2**20:.0f} | {'yes' if fz else 'NO'} |")
     return status

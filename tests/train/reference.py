@@ -152,9 +152,10 @@ def set_mode(model, train, eval_paths):
 
 def run(plan, on_step=None, module=None):
     """Trains per the plan; returns a dict: losses (per step), weights
-    (name -> tensor, CPU), train_seconds, steps, val_loss. `module` (an
-    eager nn.Module with the same names) replaces the plan's TorchScript
-    module, for the benchmark's eager column."""
+    (name -> tensor, CPU), train_seconds, step_times and step_cpu (wall
+    and process CPU seconds per step), steps, val_loss. `module` (an eager
+    nn.Module with the same names) replaces the plan's TorchScript module,
+    for the benchmark's eager column."""
     torch._C._set_graph_executor_optimize(False)
     dev = torch.device(plan.device)
     model = module.to(dev) if module is not None else \
@@ -225,7 +226,7 @@ def run(plan, on_step=None, module=None):
 
     torch.manual_seed(plan.seed)
     set_mode(model, True, eval_paths)
-    losses, val_loss, secs = [], None, 0.0
+    losses, val_loss, secs, step_times, step_cpu = [], None, 0.0, [], []
     step, perm, perm_epoch = 0, None, -1
     while step < total:
         epoch, pos = divmod(step, spe)
@@ -234,7 +235,7 @@ def run(plan, on_step=None, module=None):
             g.manual_seed(plan.seed + epoch)
             perm = torch.randperm(n_train, generator=g)
             perm_epoch = epoch
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         idx = perm[pos * plan.batch:(pos + 1) * plan.batch]
         xb, yb = x_all[idx].to(dev), y_all[idx].to(dev)
         lr = lr_at(plan, step, total)
@@ -251,7 +252,10 @@ def run(plan, on_step=None, module=None):
             torch.nn.utils.clip_grad_norm_(params, plan.clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        secs += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        secs += took
+        step_times.append(took)
+        step_cpu.append(time.process_time() - c0)
         losses.append(lv)
         step += 1
         if on_step:
@@ -269,5 +273,6 @@ def run(plan, on_step=None, module=None):
             if torch.is_tensor(v):
                 state_bytes += v.numel() * v.element_size()
     return {"losses": losses, "weights": weights, "train_seconds": secs,
+            "step_times": step_times, "step_cpu": step_cpu,
             "steps": step, "val_loss": val_loss, "grad_bytes": grad_bytes,
             "state_bytes": state_bytes, "trainable_tensors": len(params)}

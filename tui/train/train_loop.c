@@ -22,6 +22,14 @@ double train_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds used by the whole process (all threads) so far. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 double train_lr_at(const trainer *t, uint64_t s)
 {
     double w = (double)t->warmup;
@@ -186,7 +194,7 @@ int train_loop(trainer *t)
         int64_t start = pos * (int64_t)t->batch;
         int64_t n = t->n_train - start < (int64_t)t->batch ? t->n_train - start
                                                            : (int64_t)t->batch;
-        double t0 = train_now();
+        double t0 = train_now(), c0 = cpu_now();
         ts_tensor *xb = NULL, *yb = NULL;
         ts_step_result r;
         double lr = train_lr_at(t, t->step);
@@ -199,7 +207,8 @@ int train_loop(trainer *t)
         ts_tensor_free(yb);
         if (bad)
             goto cleanup;
-        t->train_secs += train_now() - t0;
+        double took = train_now() - t0, cpu = cpu_now() - c0;
+        t->train_secs += took;
         if (!r.finite) {
             if (t->tty)
                 fputc('\n', stderr);
@@ -231,7 +240,8 @@ int train_loop(trainer *t)
                         r.count ? (double)r.correct / (double)r.count : 0.0);
             if (!isnan(r.grad_norm))
                 fprintf(t->metrics, ",\"grad_norm\":%.9g", r.grad_norm);
-            fprintf(t->metrics, ",\"time\":%.6f}\n", train_now() - t->t_start);
+            fprintf(t->metrics, ",\"time\":%.6f,\"step_time\":%.6f,"
+                    "\"step_cpu\":%.6f}\n", train_now() - t->t_start, took, cpu);
             fflush(t->metrics);
         }
         progress(t, r.loss, 0);
