@@ -13,11 +13,10 @@
 #
 # Env: TUI (the binary), FIX (the fixtures folder), PYTHON (with PyYAML).
 # Prints "freeze_cli: N passed, N failed"; exits 1 on any failure.
-FIX=${FIX:-build/fixtures}
-TUI=${TUI:-build/tui}
+. "$(dirname "$0")/lib/common.sh"
+cli_begin freeze_cli
 PY=${PYTHON:-/usr/bin/python3}
-case $TUI in /*) ;; *) TUI=$(pwd)/$TUI ;; esac
-case $FIX in /*) ;; *) FIX=$(pwd)/$FIX ;; esac
+cli_abs_paths
 if [ -z "$TUI_PRESETS_DIR" ]; then
     TUI_PRESETS_DIR=$(cd "$(dirname "$0")/../.." && pwd)/presets
 fi
@@ -28,34 +27,21 @@ RST=$M/resnet18.safetensors
 MOB=$M/mobilenet_v3_small_bf16.pt
 TIED=$M/bert_mlm_tied_sd.pt
 VIT=$M/vit_tiny_sd.pt
-passed=0
-failed=0
+cli_require "$R" "$FIX/bad_plans/manifest.tsv"
+tmp=$cli_tmp
 
-if [ ! -x "$TUI" ] || [ ! -f "$R" ] || [ ! -f "$FIX/bad_plans/manifest.tsv" ]; then
-    echo "freeze_cli: missing $TUI or fixtures in $FIX"
-    echo "freeze_cli: 0 passed, 1 failed"
-    exit 1
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/freeze_cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() {
-    failed=$((failed + 1))
-    echo "FAIL $1: $2"
-}
 # expect NAME COND-COMMAND...: passes when the command succeeds.
 expect() {
     name=$1
     shift
-    if "$@"; then ok; else bad "$name" "$*"; fi
+    if "$@"; then cli_pass; else cli_fail "$name" "$*"; fi
 }
 # same NAME A B: the two strings are equal.
 same() {
     if [ "$2" = "$3" ]; then
-        ok
+        cli_pass
     else
-        bad "$1" "got [$(printf '%s' "$2" | head -c 400)] want [$(printf '%s' "$3" | head -c 400)]"
+        cli_fail "$1" "got [$(printf '%s' "$2" | head -c 400)] want [$(printf '%s' "$3" | head -c 400)]"
     fi
 }
 has() { printf '%s\n' "$1" | grep -qF -- "$2"; }
@@ -328,13 +314,13 @@ for case in 'model.{a,b|7' 'a}b|2' 'a]b|2' 'x.[0-9|3' 'x.[z-a]|4' '{a,,b}|4' \
     t p.out p.err --unfreeze "$pat" --list "$R"
     line=$(head -n 1 "$tmp/p.err")
     if [ "$rc" -ne 2 ]; then
-        bad "bad pattern '$pat'" "exit $rc, want 2"
+        cli_fail "bad pattern '$pat'" "exit $rc, want 2"
     elif [ "$(nlines "$tmp/p.err")" -ne 1 ] || [ -s "$tmp/p.out" ]; then
-        bad "bad pattern '$pat'" "want one stderr line, no stdout: $line"
+        cli_fail "bad pattern '$pat'" "want one stderr line, no stdout: $line"
     elif ! has "$line" "at column $col" || ! has "$line" "'$pat'"; then
-        bad "bad pattern '$pat'" "want the pattern and 'at column $col': $line"
+        cli_fail "bad pattern '$pat'" "want the pattern and 'at column $col': $line"
     else
-        ok
+        cli_pass
     fi
 done
 t p.out p.err --freeze '' "$R"
@@ -366,17 +352,17 @@ while IFS="$tab" read -r rel where want; do
         at="tui: $path:$where: "
     fi
     if [ "$rc" -ne 2 ]; then
-        bad "bad plan $rel" "exit $rc, want 2 ($line)"
+        cli_fail "bad plan $rel" "exit $rc, want 2 ($line)"
     elif [ -s "$tmp/bp.out" ]; then
-        bad "bad plan $rel" "wrote to stdout"
+        cli_fail "bad plan $rel" "wrote to stdout"
     elif [ "$(nlines "$tmp/bp.err")" -ne 1 ]; then
-        bad "bad plan $rel" "$(nlines "$tmp/bp.err") stderr lines, want 1"
+        cli_fail "bad plan $rel" "$(nlines "$tmp/bp.err") stderr lines, want 1"
     elif ! has "$line" "$at"; then
-        bad "bad plan $rel" "want '$at': $line"
+        cli_fail "bad plan $rel" "want '$at': $line"
     elif ! has "$line" "$want"; then
-        bad "bad plan $rel" "lacks '$want': $line"
+        cli_fail "bad plan $rel" "lacks '$want': $line"
     else
-        ok
+        cli_pass
     fi
 done <"$FIX/bad_plans/manifest.tsv"
 expect "bad plans: the manifest lists at least 30" test "$nbad" -ge 30
@@ -470,15 +456,15 @@ usage_case() {
     shift
     t u.out u.err "$@"
     if [ "$rc" -ne 2 ]; then
-        bad "usage: $label" "exit $rc, want 2"
+        cli_fail "usage: $label" "exit $rc, want 2"
     elif [ -s "$tmp/u.out" ]; then
-        bad "usage: $label" "wrote to stdout"
+        cli_fail "usage: $label" "wrote to stdout"
     elif ! head -n 1 "$tmp/u.err" | grep -q '^tui: '; then
-        bad "usage: $label" "first line: $(head -n 1 "$tmp/u.err")"
+        cli_fail "usage: $label" "first line: $(head -n 1 "$tmp/u.err")"
     elif ! grep -q '^usage: tui' "$tmp/u.err"; then
-        bad "usage: $label" "no usage line"
+        cli_fail "usage: $label" "no usage line"
     else
-        ok
+        cli_pass
     fi
 }
 usage_case "unknown option" --bogus "$R"
@@ -492,5 +478,4 @@ usage_case "no checkpoint" --list
 t u.out u.err --bogus "$R"
 expect "usage: names the unknown option" grep -qF "unknown option '--bogus'" "$tmp/u.err"
 
-echo "freeze_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cli_end

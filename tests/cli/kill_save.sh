@@ -9,237 +9,36 @@
 # same model with layer 0 frozen), of the Llama-2-7B-shaped synthetic set
 # (a 12 KB plan: most points, it loads in milliseconds) and of the
 # DeepSeek-V3-shaped one (91,991 tensors, a 5 MB plan).
-# A small LD_PRELOAD shim, built here with $CC, splits the temp file's
-# writes into KS_CHUNK-byte pieces (write_all handles short writes) and
-# counts the save's calls (openat of the temp file, fchmod, each write,
-# fsync, close, renameat, unlinkat, the folder's fsync); KS_KILL_AT=N
-# makes it SIGKILL the process just before (KS_AFTER=0) or just after
-# (KS_AFTER=1) call N. A first run records the calls; then the kill
-# points spread over them, both sides of each, the first and last calls
-# always included. A kill before the rename (or at it, before) must
-# leave the old plan; a kill after it the new one. A few more kills
-# after a random delay land anywhere, loading included.
+# The LD_PRELOAD shim lib/kill_shim.c, built with $CC, splits the temp
+# file's writes into KS_CHUNK-byte pieces (write_all handles short
+# writes) and counts the save's calls (openat of the temp file, fchmod,
+# each write, its fsync and close, renameat, the folder's fsync and
+# close, an unlinkat of the temp file); KS_KILL_AT=N makes it SIGKILL
+# the process just before (KS_AFTER=0) or just after (KS_AFTER=1) call
+# N. A first run records the calls; then the kill points spread over
+# them, both sides of each, the first and last calls always included.
+# A kill before the rename (or at it, before) must leave the old plan; a
+# kill after it the new one. A few more kills after a random delay land
+# anywhere, loading included.
 #
 # Env: TUI, FIX, CC (default cc), KILL_POINTS (default 200, at least
 # that many shim kill points), KILL_RANDOM (default 20 delay kills).
 # Prints "kill_save: N passed, N failed" (one pass per kill point that
 # held, plus the final checks); exits 1 on any failure.
-FIX=${FIX:-build/fixtures}
-TUI=${TUI:-build/tui}
-CC=${CC:-cc}
+. "$(dirname "$0")/lib/common.sh"
+cli_begin kill_save
 KILL_POINTS=${KILL_POINTS:-200}
 KILL_RANDOM=${KILL_RANDOM:-20}
+cli_abs_paths
 DS=$FIX/synthetic/deepseek-v3
-passed=0
-failed=0
-if [ ! -x "$TUI" ] || [ ! -d "$DS" ]; then
-    echo "kill_save: missing $TUI or $DS"
-    echo "kill_save: 0 passed, 1 failed"
-    exit 1
-fi
-TUI=$(cd "$(dirname "$TUI")" && pwd)/$(basename "$TUI")
-FIX=$(cd "$FIX" && pwd)
-DS=$FIX/synthetic/deepseek-v3
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kill_save.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-ok() { passed=$((passed + 1)); }
-bad() {
-    failed=$((failed + 1))
-    echo "FAIL $1: $2"
-}
-# A sanitizer build has its runtime loaded first; the shim sits before it.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-export ASAN_OPTIONS
-
-cat >"$tmp/shim.c" <<'CEOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-static long kill_at = -1, n;
-static int after, active, inited;
-static size_t chunk = 16384;
-static int tmp_fd = -1;
-static FILE *log_file;
-
-static void init(void)
-{
-    const char *s;
-    if (inited)
-        return;
-    inited = 1;
-    if ((s = getenv("KS_KILL_AT")))
-        kill_at = atol(s);
-    if ((s = getenv("KS_AFTER")))
-        after = atoi(s);
-    if ((s = getenv("KS_CHUNK")) && atol(s) > 0)
-        chunk = (size_t)atol(s);
-    if ((s = getenv("KS_LOG")))
-        log_file = fopen(s, "w");
-}
-
-/* One counted call: kill before it when asked. Returns its number. */
-static long step(const char *what)
-{
-    n++;
-    if (log_file) {
-        fprintf(log_file, "%ld %s\n", n, what);
-        fflush(log_file);
-    }
-    if (!after && n == kill_at)
-        kill(getpid(), SIGKILL);
-    return n;
-}
-
-static void done(long i)
-{
-    if (after && i == kill_at)
-        kill(getpid(), SIGKILL);
-}
-
-#define REAL(name) static __typeof__(name) *real_##name; \
-    if (!real_##name) real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
-
-static int open_common(int dfd, const char *path, int flags, mode_t mode,
-                       int at)
-{
-    REAL(openat);
-    REAL(open);
-    init();
-    int tracked = strstr(path, ".tui-tmp.") && (flags & O_CREAT);
-    long i = 0;
-    if (tracked)
-        active = 1, i = step("openat-tmp");
-    int fd = at ? real_openat(dfd, path, flags, mode)
-                : real_open(path, flags, mode);
-    if (tracked) {
-        tmp_fd = fd;
-        done(i);
-    }
-    return fd;
-}
-
-int openat(int dfd, const char *path, int flags, ...)
-{
-    mode_t mode = 0;
-    if (flags & O_CREAT) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
-    return open_common(dfd, path, flags, mode, 1);
-}
-
-int openat64(int dfd, const char *path, int flags, ...)
-{
-    mode_t mode = 0;
-    if (flags & O_CREAT) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
-    return open_common(dfd, path, flags, mode, 1);
-}
-
-ssize_t write(int fd, const void *buf, size_t len)
-{
-    REAL(write);
-    init();
-    if (!active || fd != tmp_fd)
-        return real_write(fd, buf, len);
-    long i = step("write");
-    ssize_t r = real_write(fd, buf, len < chunk ? len : chunk);
-    done(i);
-    return r;
-}
-
-int fchmod(int fd, mode_t mode)
-{
-    REAL(fchmod);
-    init();
-    if (!active || fd != tmp_fd)
-        return real_fchmod(fd, mode);
-    long i = step("fchmod");
-    int r = real_fchmod(fd, mode);
-    done(i);
-    return r;
-}
-
-int fsync(int fd)
-{
-    REAL(fsync);
-    init();
-    if (!active)
-        return real_fsync(fd);
-    long i = step(fd == tmp_fd ? "fsync-tmp" : "fsync-folder");
-    int r = real_fsync(fd);
-    done(i);
-    return r;
-}
-
-int close(int fd)
-{
-    REAL(close);
-    init();
-    if (!active || fd != tmp_fd)
-        return real_close(fd);
-    long i = step("close-tmp");
-    tmp_fd = -1;
-    int r = real_close(fd);
-    done(i);
-    return r;
-}
-
-int renameat(int a, const char *from, int b, const char *to)
-{
-    REAL(renameat);
-    init();
-    if (!active)
-        return real_renameat(a, from, b, to);
-    long i = step("renameat");
-    int r = real_renameat(a, from, b, to);
-    done(i);
-    return r;
-}
-
-int rename(const char *from, const char *to)
-{
-    REAL(rename);
-    init();
-    if (!active)
-        return real_rename(from, to);
-    long i = step("rename");
-    int r = real_rename(from, to);
-    done(i);
-    return r;
-}
-
-int unlinkat(int dfd, const char *path, int flags)
-{
-    REAL(unlinkat);
-    init();
-    if (!active)
-        return real_unlinkat(dfd, path, flags);
-    long i = step("unlinkat");
-    int r = real_unlinkat(dfd, path, flags);
-    done(i);
-    return r;
-}
-CEOF
-if ! $CC -shared -fPIC -O1 -o "$tmp/shim.so" "$tmp/shim.c" -ldl 2>"$tmp/cc.err"; then
-    echo "kill_save: cannot build the shim: $(head -n 3 "$tmp/cc.err")"
-    echo "kill_save: 0 passed, 1 failed"
-    exit 1
-fi
+cli_require "$DS/model.safetensors.index.json" \
+    "$FIX/synthetic/llama2-7b/model.safetensors.index.json"
+tmp=$cli_tmp
+# The shim counts the calls of a save on its temp file
+# .plan.yaml.tui-tmp.<pid>.<n> (not those of an older save's leftovers).
+cli_kill_shim
+KS_TMP='*.tui-tmp.%p.*'
+export KS_TMP
 
 d=$tmp/plans
 mkdir -p "$d"
@@ -264,34 +63,34 @@ check_after() {
     elif [ "$2" = new ] && cmp -s $f "$tmp/new.yaml"; then :
     elif [ "$2" = either ] && { cmp -s $f "$tmp/old.yaml" || cmp -s $f "$tmp/new.yaml"; }; then :
     else
-        bad "$3" "plan.yaml is not the $2 plan ($(wc -c <$f 2>/dev/null) bytes)"
+        cli_fail "$3" "plan.yaml is not the $2 plan ($(wc -c <$f 2>/dev/null) bytes)"
         return
     fi
     visible=$(ls | grep -v '^plan\.yaml$')
     if [ -n "$visible" ]; then
-        bad "$3" "visible leftovers: $visible"
+        cli_fail "$3" "visible leftovers: $visible"
         return
     fi
     # hidden temp files: only the killed save's own may remain (a kill
     # after a delay may come before the save removed older ones)
     others=$(ls -A | grep '\.tui-tmp\.' | grep -v "\.tui-tmp\.$1\.")
     if [ -n "$others" ] && [ "$4" != early ]; then
-        bad "$3" "stale temp files of earlier saves not removed: $others"
+        cli_fail "$3" "stale temp files of earlier saves not removed: $others"
         return
     fi
-    ok
+    cli_pass
 }
 
 # run_kill AT AFTER: one save killed by the shim at call AT.
 run_kill() {
     cp "$tmp/old.yaml" plan.yaml
     tui_run "$tmp/pid" KS_KILL_AT="$1" KS_AFTER="$2" KS_CHUNK="$CHUNK" \
-        LD_PRELOAD="$tmp/shim.so"
+        LD_PRELOAD="$cli_shim"
     st=$?
     pid=$(cat "$tmp/pid")
     what="$(basename "$MODEL"): kill at call $1 ($(sed -n "${1}p" "$tmp/calls.log" | cut -d' ' -f2), $( [ "$2" = 1 ] && echo after || echo before))"
     if [ "$st" -ne 137 ]; then
-        bad "$what" "exit status $st, not SIGKILL"
+        cli_fail "$what" "exit status $st, not SIGKILL"
         return
     fi
     if [ "$1" -lt "$rename_at" ] || { [ "$1" -eq "$rename_at" ] && [ "$2" = 0 ]; }; then
@@ -304,8 +103,9 @@ run_kill() {
 
 # phase MODEL CHUNK POINTS: the old plan (layer 0 frozen) and the new one
 # (everything), the call log of one save, then POINTS shim kills: every
-# call from the last write on (fsync, close, rename, folder fsync), the
-# first three, and writes spread evenly; each both before and after.
+# call from the last write on (fsync, close, rename, the folder's fsync
+# and close), the first three, and writes spread evenly; each both
+# before and after.
 phase() {
     MODEL=$1
     CHUNK=$2
@@ -314,21 +114,21 @@ phase() {
        save '**' && cp plan.yaml "$tmp/new.yaml" && save '**' &&
        cmp -s plan.yaml "$tmp/new.yaml" &&
        ! cmp -s "$tmp/old.yaml" "$tmp/new.yaml"; then
-        ok
+        cli_pass
     else
-        bad "setup $MODEL" "old/new plans: $(cat "$tmp/save.err")"
+        cli_fail "setup $MODEL" "old/new plans: $(cat "$tmp/save.err")"
         return 1
     fi
     cp "$tmp/old.yaml" plan.yaml
     tui_run "$tmp/pid" KS_LOG="$tmp/calls.log" KS_CHUNK="$CHUNK" \
-        LD_PRELOAD="$tmp/shim.so"
+        LD_PRELOAD="$cli_shim"
     total=$(wc -l <"$tmp/calls.log" | tr -d ' ')
-    rename_at=$(grep -E ' rename(at)?$' "$tmp/calls.log" | head -n 1 | cut -d' ' -f1)
+    rename_at=$(grep ' rename$' "$tmp/calls.log" | head -n 1 | cut -d' ' -f1)
     if cmp -s plan.yaml "$tmp/new.yaml" && [ "${total:-0}" -gt 10 ] &&
        [ -n "$rename_at" ]; then
-        ok
+        cli_pass
     else
-        bad "calls $MODEL" "a save through the shim: $total calls, rename at '$rename_at'"
+        cli_fail "calls $MODEL" "a save through the shim: $total calls, rename at '$rename_at'"
         return 1
     fi
     last_write=$(grep ' write$' "$tmp/calls.log" | tail -n 1 | cut -d' ' -f1)
@@ -384,11 +184,10 @@ done
 cp "$tmp/old.yaml" plan.yaml
 if "$TUI" --freeze '**' -o plan.yaml "$DS" >/dev/null 2>"$tmp/run.err" &&
    cmp -s plan.yaml "$tmp/new.yaml" && [ "$(ls -A)" = plan.yaml ]; then
-    ok
+    cli_pass
 else
-    bad cleanup "after a clean save the folder holds: $(ls -A | tr '\n' ' ') $(cat "$tmp/run.err")"
+    cli_fail cleanup "after a clean save the folder holds: $(ls -A | tr '\n' ' ') $(cat "$tmp/run.err")"
 fi
-if [ "$npoints" -ge "$KILL_POINTS" ]; then ok; else bad points "only $npoints kill points"; fi
+if [ "$npoints" -ge "$KILL_POINTS" ]; then cli_pass; else cli_fail points "only $npoints kill points"; fi
 echo "kill_save: $npoints kill points"
-echo "kill_save: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cli_end

@@ -12,38 +12,20 @@
 # uninterrupted run; so does SIGINT (exit 130, checkpoint saved) then
 # --resume; metrics.jsonl after a resume has each step once.
 # Prints "train_cli: N passed, N failed"; exits 1 on any failure.
-FIX=${FIX:-build/fixtures}
-TUI=${TUI:-build/tui}
+. "$(dirname "$0")/lib/common.sh"
+cli_begin train_cli
 PY=${PYTHON:-/usr/bin/python3}
-case $TUI in /*) ;; *) TUI=$(pwd)/$TUI ;; esac
-case $FIX in /*) ;; *) FIX=$(pwd)/$FIX ;; esac
+cli_abs_paths
 T=$FIX/train
-passed=0
-failed=0
-
-if [ ! -x "$TUI" ] || [ ! -f "$T/plan_mlp.yaml" ]; then
-    echo "train_cli: missing $TUI or fixtures in $T"
-    echo "train_cli: 0 passed, 1 failed"
-    exit 1
-fi
-if [ ! -f "$(dirname "$TUI")/libtui-train.so" ] && [ -z "$TUI_TRAIN_LIB" ]; then
-    echo "train_cli: no trainer in this build (TORCH=off): skipped"
-    echo "train_cli: 0 passed, 0 failed"
-    exit 0
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/train_cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+cli_require "$T/plan_mlp.yaml"
+cli_require_trainer
+tmp=$cli_tmp
 cp "$T"/mlp.ts.pt "$T"/mlp.init.safetensors "$T"/mlp.safetensors \
     "$T"/mlp.badshape.safetensors "$T"/plan_mlp.yaml "$tmp/"
 P=$tmp/plan_mlp.yaml
 
-ok() { passed=$((passed + 1)); }
-bad() {
-    failed=$((failed + 1))
-    echo "FAIL $1: $2"
-}
 same() {
-    if [ "$2" = "$3" ]; then ok; else bad "$1" "got [$2] want [$3]"; fi
+    if [ "$2" = "$3" ]; then cli_pass; else cli_fail "$1" "got [$2] want [$3]"; fi
 }
 has() { printf '%s\n' "$1" | grep -qF -- "$2"; }
 
@@ -69,9 +51,9 @@ failure() {
     same "$name: exit" "$rc" 2
     same "$name: one line" "$(wc -l <"$tmp/err" | tr -d ' ')" 1
     e=$(cat "$tmp/err")
-    case $e in "tui: "*) ok ;; *) bad "$name: prefix" "$e" ;; esac
-    if has "$e" "$want"; then ok; else bad "$name: message" "[$e] lacks [$want]"; fi
-    if [ -e "$tmp/o_$name" ]; then bad "$name: partial output" "$(ls "$tmp/o_$name")"; else ok; fi
+    case $e in "tui: "*) cli_pass ;; *) cli_fail "$name: prefix" "$e" ;; esac
+    if has "$e" "$want"; then cli_pass; else cli_fail "$name: message" "[$e] lacks [$want]"; fi
+    if [ -e "$tmp/o_$name" ]; then cli_fail "$name: partial output" "$(ls "$tmp/o_$name")"; else cli_pass; fi
 }
 
 # 1. errors
@@ -86,7 +68,7 @@ failure data_key "$tmp/datakey.yaml" "no tensor 'feats'"
 plan nan 's/lr: 0.01/lr: 1.0e+38/; s/name: adam,/name: sgd,/'
 failure nan_loss "$tmp/nan.yaml" "stopped"
 e=$(cat "$tmp/err")
-if has "$e" "NaN" || has "$e" "infinite"; then ok; else bad "nan_loss: says NaN" "$e"; fi
+if has "$e" "NaN" || has "$e" "infinite"; then cli_pass; else cli_fail "nan_loss: says NaN" "$e"; fi
 if "$PY" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "train_cli: CUDA is available here: the cuda-absent case is skipped"
 else
@@ -98,17 +80,17 @@ sed 's/epochs: 4/epochs: 40/' "$P" >"$tmp/long.yaml"
 run "$tmp/full" --plan "$tmp/long.yaml"
 same "full run: exit" "$rc" 0
 for f in model.ts.pt weights.safetensors metrics.jsonl report.json; do
-    if [ -s "$tmp/full/$f" ]; then ok; else bad "full run: $f" "missing"; fi
+    if [ -s "$tmp/full/$f" ]; then cli_pass; else cli_fail "full run: $f" "missing"; fi
 done
 same "full run: one checkpoint kept" "$(ls -d "$tmp/full"/ckpt-* | wc -l | tr -d ' ')" 1
 same "full run: every step logged once" \
     "$(grep -c '"loss"' "$tmp/full/metrics.jsonl")" 2240
 run "$tmp/full" --plan "$tmp/long.yaml"
 same "existing run without --resume: exit" "$rc" 2
-if has "$(cat "$tmp/err")" "--resume"; then ok; else bad "existing run: message" "$(cat "$tmp/err")"; fi
+if has "$(cat "$tmp/err")" "--resume"; then cli_pass; else cli_fail "existing run: message" "$(cat "$tmp/err")"; fi
 run "$tmp/none" --plan "$tmp/long.yaml" --resume
 same "resume with nothing: exit" "$rc" 2
-if [ -e "$tmp/none" ]; then bad "resume with nothing: output" "created"; else ok; fi
+if [ -e "$tmp/none" ]; then cli_fail "resume with nothing: output" "created"; else cli_pass; fi
 
 # wait_steps DIR N PID: waits until DIR/metrics.jsonl has N lines (or the
 # process ended).
@@ -139,22 +121,22 @@ if wait_steps "$tmp/k9" "$k" "$pid"; then
     run "$tmp/k9" --plan "$tmp/long.yaml" --resume
     same "kill -9 + resume: exit" "$rc" 0
     if cmp -s "$tmp/full/weights.safetensors" "$tmp/k9/weights.safetensors"; then
-        ok
+        cli_pass
     else
-        bad "kill -9 + resume" "final weights differ from the uninterrupted run"
+        cli_fail "kill -9 + resume" "final weights differ from the uninterrupted run"
     fi
     same "kill -9 + resume: every step logged once" \
         "$(grep -c '"loss"' "$tmp/k9/metrics.jsonl")" 2240
     if cmp -s "$tmp/full/metrics.jsonl" "$tmp/k9/metrics.jsonl" ||
         [ "$(sed 's/,"time":[^}]*//' "$tmp/full/metrics.jsonl")" = \
           "$(sed 's/,"time":[^}]*//' "$tmp/k9/metrics.jsonl")" ]; then
-        ok
+        cli_pass
     else
-        bad "kill -9 + resume" "losses differ from the uninterrupted run"
+        cli_fail "kill -9 + resume" "losses differ from the uninterrupted run"
     fi
 else
     wait "$pid" 2>/dev/null
-    bad "kill -9" "the run ended before step $k: $(cat "$tmp/k9.err" | tail -n 2)"
+    cli_fail "kill -9" "the run ended before step $k: $(cat "$tmp/k9.err" | tail -n 2)"
 fi
 
 # 4. SIGINT: finish the step, save, exit 130; then --resume
@@ -166,23 +148,23 @@ if wait_steps "$tmp/int" 300 "$pid"; then
     rc=$?
     same "SIGINT: exit" "$rc" 130
     e=$(cat "$tmp/int.err")
-    if has "$e" "interrupted at step" && has "$e" "--resume"; then ok; else bad "SIGINT: message" "$e"; fi
+    if has "$e" "interrupted at step" && has "$e" "--resume"; then cli_pass; else cli_fail "SIGINT: message" "$e"; fi
     s=$(ls -d "$tmp/int"/ckpt-* 2>/dev/null | wc -l | tr -d ' ')
     same "SIGINT: a checkpoint" "$s" 1
     last=$(tail -n 1 "$tmp/int/metrics.jsonl" | sed 's/{"step":\([0-9]*\).*/\1/')
     same "SIGINT: checkpoint at the last logged step" \
         "$(basename "$(ls -d "$tmp/int"/ckpt-*)")" "$(printf 'ckpt-%010d' "$last")"
-    if [ -e "$tmp/int/weights.safetensors" ]; then bad "SIGINT" "final outputs written"; else ok; fi
+    if [ -e "$tmp/int/weights.safetensors" ]; then cli_fail "SIGINT" "final outputs written"; else cli_pass; fi
     run "$tmp/int" --plan "$tmp/long.yaml" --resume
     same "SIGINT + resume: exit" "$rc" 0
     if cmp -s "$tmp/full/weights.safetensors" "$tmp/int/weights.safetensors"; then
-        ok
+        cli_pass
     else
-        bad "SIGINT + resume" "final weights differ from the uninterrupted run"
+        cli_fail "SIGINT + resume" "final weights differ from the uninterrupted run"
     fi
 else
     wait "$pid" 2>/dev/null
-    bad "SIGINT" "the run ended early: $(tail -n 2 "$tmp/int.err")"
+    cli_fail "SIGINT" "the run ended early: $(tail -n 2 "$tmp/int.err")"
 fi
 
 # 5. the outputs load in PyTorch and hold the same weights
@@ -207,5 +189,4 @@ print("ok")
 PYEOF
 same "outputs load in PyTorch" "$(tail -n 1 "$tmp/py.out")" ok
 
-echo "train_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cli_end

@@ -21,9 +21,7 @@ torchvision model in Python, applies the plan and checks:
 
 Env: TUI, FIX. Prints "test_apply_plan: N passed, N failed".
 """
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -33,42 +31,17 @@ import torchvision
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import checks  # noqa: E402
 import tui_plan  # noqa: E402
+from checks import check, tui  # noqa: E402
 
-TUI = os.environ.get("TUI", "build/tui")
-FIX = os.environ.get("FIX", "build/fixtures")
-MODELS = os.path.join(FIX, "models")
-os.environ.setdefault("TUI_PRESETS_DIR",
-                      os.path.join(HERE, "..", "..", "presets"))
-
-passed = 0
-failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        return
-    failed += 1
-    print("FAIL %s" % what)
-    if detail:
-        print("    " + str(detail)[:600])
-
-
-def tui(*args):
-    r = subprocess.run([TUI, *args], capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError("tui %s: exit %d: %s" % (" ".join(args),
-                           r.returncode, r.stderr.decode(errors="replace")))
-    return r.stdout
+MODELS = os.path.join(checks.FIX, "models")
 
 
 def tui_trainable(plan, ckpt):
     """name -> trainable for the parameters of `tui --list --json --plan`."""
-    doc = json.loads(tui("--list", "--json", "--plan", plan, ckpt))
-    return {t["name"]: t["trainable"] for t in doc["tensors"]
-            if t["kind"] == "parameter"}
+    return dict(checks.tui_parameters("--plan", plan, ckpt))
 
 
 def make_vit():
@@ -251,22 +224,15 @@ def strictness(tmp):
 
 
 def main():
-    if not os.access(TUI, os.X_OK):
-        print("test_apply_plan: %s is not built" % TUI)
-        print("test_apply_plan: 0 passed, 1 failed")
+    if checks.missing_tui("test_apply_plan"):
         return 1
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="apply_plan.") as tmp:
         jobs = [(lambda c=c: check_model(tmp, *c)) for c in CASES]
         jobs += [lambda: bn_stats(tmp), lambda: strictness(tmp)]
         for i, job in enumerate(jobs):
-            try:
-                job()
-            except Exception as e:  # one failed check, then go on
-                check(False, "job %d raised" % i,
-                      "%s: %s" % (type(e).__name__, e))
-    print("test_apply_plan: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+            checks.guarded("job %d" % i, job)
+    return checks.finish("test_apply_plan")
 
 
 if __name__ == "__main__":

@@ -17,38 +17,15 @@ fixture, the tensor and both values. Ends with
 """
 import json
 import os
-import subprocess
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import checks  # noqa: E402
+from checks import check, run_tui  # noqa: E402
 
 FIELDS = ("shape", "dtype", "numel", "bytes", "kind", "trainable")
 TOTALS = ("tensors", "parameters", "parameter_numel", "bytes")
-MAX_SHOWN = 8  # mismatches printed per check
-
-passed = 0
-failed = 0
-
-
-def check(ok, what, problems=()):
-    global passed, failed
-    if ok:
-        passed += 1
-        return
-    failed += 1
-    print("FAIL %s" % what)
-    problems = list(problems)
-    for p in problems[:MAX_SHOWN]:
-        print("    " + p)
-    if len(problems) > MAX_SHOWN:
-        print("    ... and %d more" % (len(problems) - MAX_SHOWN))
-
-
-def run(args, timeout=120):
-    try:
-        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, b"", b"timed out after %ds" % timeout
-    return p.returncode, p.stdout, p.stderr
 
 
 def first_line(b):
@@ -100,9 +77,7 @@ def compare_one(models, rel):
     path = os.path.join(models, rel.rstrip("/"))
     with open(path + ".expected.json") as f:
         exp = json.load(f)
-    tui = os.environ["TUI"]
-
-    rc, out, err = run([tui, "--list", "--json", path])
+    rc, out, err = run_tui("--list", "--json", path)
     if rc != 0:
         check(False, "%s: tui --list --json exit %s" % (rel, rc),
               [first_line(err)])
@@ -154,7 +129,7 @@ def compare_one(models, rel):
         check(not probs, "%s: checkpoint metadata" % rel, probs)
 
     # Text mode: exit 0, every tensor name printed.
-    rc, out, err = run([tui, "--list", path])
+    rc, out, err = run_tui("--list", path)
     text = out.decode("utf-8", "replace")
     probs = [] if rc == 0 else ["exit %s: %s" % (rc, first_line(err))]
     probs += ["name not printed: %s" % e["name"] for e in exp["tensors"]
@@ -163,16 +138,10 @@ def compare_one(models, rel):
 
 
 def main():
-    for var in ("TUI", "FIX"):
-        if not os.environ.get(var):
-            print("%s is not set (run through tests/run.sh)" % var)
-            print("test_list_parity: 0 passed, 1 failed")
-            return 1
-    models = os.path.join(os.environ["FIX"], "models")
+    models = os.path.join(checks.FIX, "models")
     manifest = os.path.join(models, "MANIFEST.txt")
-    ok = os.path.isfile(manifest) and os.access(os.environ["TUI"], os.X_OK)
-    check(ok, "fixtures and binary present (%s, %s)"
-          % (manifest, os.environ["TUI"]))
+    ok = os.path.isfile(manifest) and os.access(checks.TUI, os.X_OK)
+    check(ok, "fixtures and binary present (%s, %s)" % (manifest, checks.TUI))
     if ok:
         with open(manifest) as f:
             entries = [ln.strip() for ln in f if ln.strip()]
@@ -180,8 +149,7 @@ def main():
               ["%d entries" % len(entries)])
         for rel in entries:
             compare_one(models, rel)
-    print("test_list_parity: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.finish("test_list_parity")
 
 
 if __name__ == "__main__":

@@ -24,17 +24,10 @@ import tempfile
 import time
 import zipfile
 
-passed = 0
-failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (what, (": " + detail) if detail else ""))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import checks  # noqa: E402
+from checks import check  # noqa: E402
 
 
 # --- raw opcodes -------------------------------------------------------------
@@ -138,7 +131,7 @@ def wait_for(path, seconds):
     return os.path.exists(path)
 
 
-def run_case(tui, work, case):
+def run_case(work, case):
     label, style, mod, name, kind, armed, nested, ts = case
     d = os.path.join(work, label)
     os.mkdir(d)
@@ -157,12 +150,8 @@ def run_case(tui, work, case):
     marker = os.path.join(d, "pwned")
     path = os.path.join(d, "model.pt")
     write_zip(path, evil_pickle(style, mod, name, kind, marker, nested), ts)
-    try:
-        p = subprocess.run([tui, "--list", path], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, cwd=d, timeout=60)
-        rc, err = p.returncode, p.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired:
-        rc, err = None, "timed out"
+    rc, _, err = checks.run_tui("--list", path, cwd=d, timeout=60)
+    err = err.decode("utf-8", "replace")
     check(rc == 2, "%s: exit status 2" % label, "got %s: %s" % (rc, err.strip()))
     qual = "%s.%s" % (mod, name)
     check(qual in err, "%s: stderr names %s" % (label, qual), repr(err.strip()))
@@ -171,19 +160,15 @@ def run_case(tui, work, case):
 
 
 def main():
-    tui = os.environ.get("TUI")
-    if not tui or not os.access(tui, os.X_OK):
-        print("TUI is not set to an executable (run through tests/run.sh)")
-        print("test_pickle_safety: 0 passed, 1 failed")
+    if checks.missing_tui("test_pickle_safety"):
         return 1
     work = tempfile.mkdtemp(prefix="tui-pickle-")
     try:
         for case in CASES:
-            run_case(tui, work, case)
+            run_case(work, case)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("test_pickle_safety: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.finish("test_pickle_safety")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ Env: TUI, FIX. Prints "test_seed_parity: N passed, N failed".
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -41,25 +40,12 @@ import torch
 import torch.nn as nn
 import torchvision
 
-TUI = os.environ.get("TUI", "build/tui")
-FIX = os.environ.get("FIX", "build/fixtures")
 HERE = os.path.dirname(os.path.abspath(__file__))
-os.environ.setdefault("TUI_PRESETS_DIR",
-                      os.path.join(HERE, "..", "..", "presets"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import checks  # noqa: E402
+from checks import check  # noqa: E402
 
-passed = 0
-failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        return
-    failed += 1
-    print("FAIL %s" % what)
-    if detail:
-        print("    " + detail[:600])
+FIX = checks.FIX
 
 
 def diff(got, want):
@@ -101,14 +87,8 @@ def unfreeze_all(model):
 
 def tui_list(*args):
     """Runs tui --list --json ARGS; returns (frozen params, all params)."""
-    r = subprocess.run([TUI, "--list", "--json", *args], capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError("tui %s: exit %d: %s" % (" ".join(args),
-                           r.returncode, r.stderr.decode(errors="replace")))
-    doc = json.loads(r.stdout)
-    ps = [t for t in doc["tensors"] if t["kind"] == "parameter"]
-    return ([t["name"] for t in ps if not t["trainable"]],
-            [t["name"] for t in ps])
+    ps = checks.tui_parameters(*args)
+    return [n for n, trainable in ps if not trainable], [n for n, _ in ps]
 
 
 def module_from_names(tensors):
@@ -292,20 +272,13 @@ def part_d():
 
 
 def main():
-    if not os.access(TUI, os.X_OK):
-        print("test_seed_parity: %s is not built" % TUI)
-        print("test_seed_parity: 0 passed, 1 failed")
+    if checks.missing_tui("test_seed_parity"):
         return 1
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="seed_parity.") as tmp:
         for part in (part_a, part_b, lambda: part_c(tmp), part_d):
-            try:
-                part()
-            except Exception as e:  # one failed check, then go on
-                check(False, "%s raised" % getattr(part, "__name__", "part"),
-                      "%s: %s" % (type(e).__name__, e))
-    print("test_seed_parity: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+            checks.guarded(getattr(part, "__name__", "part"), part)
+    return checks.finish("test_seed_parity")
 
 
 if __name__ == "__main__":

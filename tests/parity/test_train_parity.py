@@ -24,7 +24,6 @@ Prints "test_train_parity: N passed, N failed".
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -32,21 +31,12 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import checks  # noqa: E402
 import reference  # noqa: E402
+from checks import check  # noqa: E402
 
-TUI = os.environ.get("TUI", os.path.join(HERE, "..", "..", "build", "tui"))
-FIX = os.environ.get("FIX", os.path.join(HERE, "..", "..", "build", "fixtures"))
-TRAIN = os.path.join(FIX, "train")
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+TRAIN = os.path.join(checks.FIX, "train")
 
 
 def rel_ok(a, b, rtol, atol=0.0):
@@ -60,11 +50,11 @@ def run_plan(name, bn_layers_frozen, bn_layers_trained):
     with tempfile.TemporaryDirectory(prefix="tui-parity-") as tmp:
         out = os.path.join(tmp, "run")
         env = dict(os.environ, TUI_THREADS=str(threads))
-        r = subprocess.run([TUI, "--headless", "--plan", plan_path,
-                            "--device", "cpu", "-o", out], env=env,
-                           capture_output=True, text=True)
-        check(r.returncode == 0, f"{name}: exit {r.returncode}: {r.stderr[-500:]}")
-        if r.returncode != 0:
+        rc, _, err = checks.run_tui("--headless", "--plan", plan_path,
+                                    "--device", "cpu", "-o", out, env=env,
+                                    timeout=None)
+        err = err.decode(errors="replace")
+        if not check(rc == 0, f"{name}: exit {rc}: {err[-500:]}"):
             return
         steps = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
         tui_losses = [s["loss"] for s in steps if "loss" in s]
@@ -146,23 +136,22 @@ def run_plan(name, bn_layers_frozen, bn_layers_trained):
 
 
 def main():
-    if not os.access(TUI, os.X_OK) or not os.path.isdir(TRAIN):
-        print(f"test_train_parity: missing {TUI} or {TRAIN}")
-        print("test_train_parity: 0 passed, 1 failed")
+    if checks.missing_tui("test_train_parity"):
         return 1
-    lib = os.path.join(os.path.dirname(TUI), "libtui-train.so")
+    if not os.path.isdir(TRAIN):
+        return checks.abort("test_train_parity",
+                            f"test_train_parity: missing {TRAIN}")
+    lib = os.path.join(os.path.dirname(checks.TUI), "libtui-train.so")
     if not os.path.exists(lib) and not os.environ.get("TUI_TRAIN_LIB"):
         print("test_train_parity: no trainer in this build (TORCH=off): skipped")
-        print("test_train_parity: 0 passed, 0 failed")
-        return 0
+        return checks.finish("test_train_parity")
     resnet_frozen_bn = ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer1.1.bn1",
                         "layer1.1.bn2"]
     resnet_trained_bn = ["layer2.0.bn1", "layer4.1.bn2"]
     run_plan("plan_resnet_adamw.yaml", resnet_frozen_bn, resnet_trained_bn)
     run_plan("plan_resnet_momentum.yaml", resnet_frozen_bn, resnet_trained_bn)
     run_plan("plan_encoder_adamw.yaml", [], [])
-    print(f"test_train_parity: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.finish("test_train_parity")
 
 
 if __name__ == "__main__":

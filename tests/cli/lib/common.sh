@@ -5,15 +5,21 @@
 #
 #   . "$(dirname "$0")/lib/common.sh"
 #   cli_begin NAME            FIX and TUI defaults, counters, a temp folder
+#   cli_abs_paths             make $TUI and $FIX absolute
 #   cli_require FILE...       stop (one failure) unless $TUI runs and
 #                             every FILE exists
+#   cli_require_trainer       stop (skipped, no failure) unless this
+#                             build has the trainer (libtui-train.so)
+#   cli_kill_shim             build lib/kill_shim.c, the LD_PRELOAD shim
+#                             of the crash tests, into $cli_shim
 #   ... checks: cli_pass, cli_fail WHAT WHY, check_one_line_error,
 #       check_refusal_manifest, cli_at_least ...
 #   cli_end                   the summary line; exits 1 on any failure
 #
 # Globals: FIX and TUI (kept when set; else build/fixtures and build/tui),
 # passed and failed (the counters), cli_name, cli_tmp (a temp folder,
-# removed on exit through an EXIT trap). Its own variables start with cl_.
+# removed on exit through an EXIT trap), cli_shim (after cli_kill_shim).
+# Its own variables start with cl_.
 
 # cli_begin NAME: sets the defaults and counters and makes $cli_tmp.
 # On failure to make the folder prints the summary line and exits 1.
@@ -56,6 +62,46 @@ cli_require() {
         echo "$cli_name: 0 passed, 1 failed"
         exit 1
     fi
+}
+
+# cli_abs_paths: makes $TUI and $FIX absolute (a relative one is taken
+# from the current folder), for tests that change folder or hand them to
+# child processes. Cannot fail.
+cli_abs_paths() {
+    case $TUI in /*) ;; *) TUI=$(pwd)/$TUI ;; esac
+    case $FIX in /*) ;; *) FIX=$(pwd)/$FIX ;; esac
+}
+
+# cli_require_trainer: returns when this build has the trainer
+# (libtui-train.so beside $TUI, or $TUI_TRAIN_LIB set); else prints
+# "NAME: no trainer in this build (TORCH=off): skipped" and the summary
+# line (0 passed, 0 failed) and exits 0.
+cli_require_trainer() {
+    if [ ! -f "$(dirname "$TUI")/libtui-train.so" ] && [ -z "$TUI_TRAIN_LIB" ]; then
+        echo "$cli_name: no trainer in this build (TORCH=off): skipped"
+        echo "$cli_name: 0 passed, 0 failed"
+        exit 0
+    fi
+}
+
+# cli_kill_shim: builds lib/kill_shim.c (the LD_PRELOAD shim that counts
+# the calls of a save and SIGKILLs the process at one of them; its header
+# lists the KS_* variables that configure it) with $CC (default cc) into
+# $cli_tmp/kill_shim.so, sets cli_shim to that path, and lets a sanitizer
+# build run with it preloaded (adds verify_asan_link_order=0 to
+# ASAN_OPTIONS and exports it). On a compile error prints its first lines
+# and the summary line (0 passed, 1 failed) and exits 1.
+cli_kill_shim() {
+    cl_src=$(cd "$(dirname "$0")" && pwd)/lib/kill_shim.c
+    cli_shim=$cli_tmp/kill_shim.so
+    if ! ${CC:-cc} -shared -fPIC -O1 -o "$cli_shim" "$cl_src" -ldl \
+            2>"$cli_tmp/kill_shim.err"; then
+        echo "$cli_name: cannot build the shim: $(head -n 3 "$cli_tmp/kill_shim.err")"
+        echo "$cli_name: 0 passed, 1 failed"
+        exit 1
+    fi
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    export ASAN_OPTIONS
 }
 
 # check_one_line_error FILE SUBSTRING [LABEL]: one check that `$TUI --list
