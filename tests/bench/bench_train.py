@@ -2,7 +2,8 @@
 """bench_train.py: `tui --headless` against the Python loop, steps per second.
 
     bench_train.py [--build DIR] [--device cpu|cuda] [--reps N] [--steps N]
-                   [--batch N] [--threads N] [--only MODEL] [--out FILE.md]
+                   [--batch N] [--threads N] [--mode interleaved|sequential]
+                   [--only MODEL] [--null] [--out FILE.md]
 
 For a torchvision ResNet-18 (10 classes, 3x64x64 inputs, batch 32) and a
 small transformer encoder classifier (d 128, 4 layers, 4 heads, sequences
@@ -122,8 +123,9 @@ def steady(times):
 
 class Run:
     """One training process: the trainer ("tui") or the Python reference
-    loop ("python", or "eager" for torchvision's module), started at once;
-    result() waits and returns its steps' (wall seconds, CPU seconds)."""
+    loop ("python", "python2" for a second one in --null, or "eager" for
+    torchvision's module), started at once; result() waits and returns its
+    steps' (wall seconds, CPU seconds)."""
 
     def __init__(self, kind, tui, plan, device, threads, out, cpu=None):
         self.kind, self.out = kind, out
@@ -195,6 +197,8 @@ def measure(tui, model, plan, a, tmp):
     sequential: one process after the other, timed by the wall clock; the
     order alternates inside each pair (what a GPU needs)."""
     kinds = ["tui", "python"] + (["eager"] if model == "resnet18" else [])
+    if a.null:
+        kinds = ["python2", "python"]
     got = {k: [] for k in kinds}
     ratios, report = [], None
     ncpu = len(os.sched_getaffinity(0))
@@ -225,8 +229,8 @@ def measure(tui, model, plan, a, tmp):
                 report = r.report or report
         for k in kinds:
             got[k].append(res[k])
-        ratios.append(res["python"] / res["tui"])
-    return got["tui"], got["python"], got.get("eager", []), ratios, report
+        ratios.append(res["python"] / res[kinds[0]])
+    return got[kinds[0]], got["python"], got.get("eager", []), ratios, report
 
 
 def main():
@@ -242,6 +246,9 @@ def main():
                     help="how a pair runs (default: interleaved on the CPU, "
                     "sequential on cuda)")
     ap.add_argument("--only", default="", help="model name filter")
+    ap.add_argument("--null", action="store_true",
+                    help="pair the Python loop with itself instead of tui: "
+                    "the method's own noise (ratios should be 1)")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     tui = os.environ.get("TUI") or os.path.join(a.build, "tui")
@@ -259,6 +266,11 @@ def main():
             if a.only and a.only not in model:
                 continue
             ts, ps, es, ratios, rep = measure(tui, model, plan_path, a, tmp)
+            if a.null:
+                print(f"  {model} {pname}: python / python: median "
+                      f"{statistics.median(ratios):.3f}, pairs "
+                      f"{['%.3f' % x for x in ratios]}")
+                continue
             t, p = 1 / statistics.median(ts), 1 / statistics.median(ps)
             ratio = statistics.median(ratios)
             est = rep["estimate"]
@@ -271,6 +283,8 @@ def main():
             print(f"  {model} {pname}: tui {t:.2f} steps/s, python {p:.2f} "
                   f"(ratio {ratio:.3f}); pair ratios "
                   f"{['%.3f' % x for x in ratios]}", file=sys.stderr)
+    if a.null:
+        return 0
     dev = a.device if a.device == "cpu" else torch.cuda.get_device_name(0)
     lines = [f"Training throughput, {a.steps} steps of batch {a.batch}, AdamW, "
              f"{dev}, {threads} thread{'s' if threads > 1 else ''} per "
@@ -283,7 +297,7 @@ def main():
     for (m, pn, tp, t, p, e, ratio, lo, hi, gb, ge, ob, oe, bk) in rows:
         lines.append(f"| {m} | {pn} | {tp:,} | {t:.2f} | {p:.2f} | "
                      f"{'%.2f' % e if e else '-'} | {ratio:.3f} "
-                     f"({lo:.2f}-{hi:.2f}) | {gb:,} "
+                     f"({lo:.3f}-{hi:.3f}) | {gb:,} "
                      f"({'=' if gb == ge else ge}) | {ob:,} "
                      f"({'=' if ob == oe - bk else oe} - {bk}) |")
     text = "\n".join(lines)
