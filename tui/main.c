@@ -4,7 +4,6 @@
  * exits with status 2. Nothing here touches curses: with a checkpoint (or
  * --plan) and no mode, no operation and no -o, the editor (ui/ui.h) runs.
  */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "cli/headless.h"
 #include "cli/list.h"
+#include "cli/options.h"
 #include "cli/report.h"
 #include "core/err.h"
 #include "core/session.h"
@@ -22,104 +22,13 @@
 #include "formats/formats.h"
 #include "ui/ui.h"
 
-#ifndef TUI_VERSION
-#define TUI_VERSION "dev"
-#endif
-
-enum { EXIT_BAD = 2, MAX_OPS = 1024 };
-
-enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
-            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT };
-
-typedef struct {
-    int kind;           /* 'f' freeze, 'u' unfreeze, 'i' invert, 'p' preset */
-    const char *arg;
-} op;
-
-typedef struct {
-    enum mode mode;
-    int json, allow_empty;
-    unsigned depth;
-    const char *checkpoint, *plan, *output, *export_format;
-    const char *optimizer, *precision;
-    const char *device;         /* --headless overrides */
-    long long max_steps;
-    int resume;
-    op ops[MAX_OPS];
-    size_t nops;
-} options;
-
-static const char usage_line[] =
-    "usage: tui [--list|--summary|--tree|--export F|--presets] [--freeze P] "
-    "[--unfreeze P] [--preset NAME] [--plan IN] [-o OUT] CHECKPOINT\n"
-    "       (tui --help for more)\n";
-
-static void print_help(void)
-{
-    fputs(
-"tui " TUI_VERSION ": inspect a PyTorch checkpoint and plan which layers to "
-"freeze.\n"
-"\n"
-"usage: tui [MODE] [OPERATIONS] [OPTIONS] CHECKPOINT\n"
-"\n"
-"CHECKPOINT is a safetensors file, a sharded set (its index .json or its\n"
-"folder), a torch.save .pt/.pth/.bin zip (state_dict or training checkpoint)\n"
-"or a TorchScript archive. The format is told from the content; no code from\n"
-"the file is ever run, and only metadata is read. With --plan, CHECKPOINT may\n"
-"be left out: the plan's model.path is used.\n"
-"\n"
-"modes (no terminal needed):\n"
-"  -l, --list              every tensor: name, shape, dtype, parameters,\n"
-"                          bytes, kind and state\n"
-"      --json              with --list: the stable JSON form (docs/cli.md)\n"
-"  -s, --summary           totals and the training-memory estimate\n"
-"  -t, --tree              the name tree with sizes and freeze states\n"
-"      --depth N           with --tree: show N levels (default: all)\n"
-"      --export FORMAT     axolotl (unfrozen_parameters regexes) or names\n"
-"                          (the frozen parameter names, one per line)\n"
-"      --presets           list the presets; with CHECKPOINT, what each\n"
-"                          would freeze there\n"
-"      --headless          train per the plan's train: section (needs --plan;\n"
-"                          docs/training.md); with --device cuda|cpu,\n"
-"                          --max-steps N, --resume, -o/--output DIR\n"
-"\n"
-"operations (applied in the order given, after --plan):\n"
-"  -f, --freeze PATTERN    freeze what PATTERN matches (docs/patterns.md)\n"
-"  -u, --unfreeze PATTERN  make what PATTERN matches trainable\n"
-"      --invert            swap frozen and trainable parameters\n"
-"  -p, --preset NAME[:k=v,...]  apply a preset (docs/presets.md)\n"
-"      --allow-empty       a pattern that matches nothing is not an error\n"
-"\n"
-"options:\n"
-"      --plan FILE         start from this plan (docs/plan-format.md)\n"
-"  -o, --output FILE       write the resulting plan (atomically); with\n"
-"                          --headless, the run's output folder\n"
-"      --optimizer NAME    sgd, momentum, adam, adamw (default), adafactor,\n"
-"                          adam8bit: for the memory estimate\n"
-"      --precision NAME    fp32 (default), amp, bf16, pure-bf16\n"
-"  -h, --help              this text\n"
-"  -V, --version           the version\n"
-"\n"
-"With operations but no mode and no -o, the summary is printed. With no\n"
-"mode, no operation and no -o, the interactive editor opens on the terminal\n"
-"(? there lists the keys).\n"
-"\n"
-"environment:\n"
-"  TUI_STATS=1             print bytes read and open time on stderr\n"
-"  TUI_PRESETS_DIR         the built-in presets folder\n"
-"  TUI_TIMING=1            the editor logs frame times (shown after exit)\n"
-"  XDG_CONFIG_HOME         user presets in $XDG_CONFIG_HOME/tui/presets\n"
-"                          (default ~/.config/tui/presets)\n"
-"\n"
-"exit status: 0 success, 2 bad input or usage (one line on stderr).\n",
-        stdout);
-}
+enum { EXIT_BAD = 2 };
 
 static int fail_usage(const char *msg)
 {
     if (msg)
         fprintf(stderr, "tui: %s\n", msg);
-    fputs(usage_line, stderr);
+    options_print_usage(stderr);
     return EXIT_BAD;
 }
 
@@ -404,138 +313,20 @@ out:
     return fail();
 }
 
-static int parse_args(int argc, char **argv, options *o)
-{
-    enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
-           O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME };
-    static const struct option longopts[] = {
-        {"list", no_argument, NULL, 'l'},
-        {"json", no_argument, NULL, O_JSON},
-        {"summary", no_argument, NULL, 's'},
-        {"tree", no_argument, NULL, 't'},
-        {"depth", required_argument, NULL, O_DEPTH},
-        {"export", required_argument, NULL, O_EXPORT},
-        {"presets", no_argument, NULL, O_PRESETS},
-        {"freeze", required_argument, NULL, 'f'},
-        {"unfreeze", required_argument, NULL, 'u'},
-        {"invert", no_argument, NULL, O_INVERT},
-        {"preset", required_argument, NULL, 'p'},
-        {"allow-empty", no_argument, NULL, O_ALLOW},
-        {"plan", required_argument, NULL, O_PLAN},
-        {"output", required_argument, NULL, 'o'},
-        {"optimizer", required_argument, NULL, O_OPT},
-        {"precision", required_argument, NULL, O_PREC},
-        {"headless", no_argument, NULL, O_HEADLESS},
-        {"device", required_argument, NULL, O_DEVICE},
-        {"max-steps", required_argument, NULL, O_STEPS},
-        {"resume", no_argument, NULL, O_RESUME},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    memset(o, 0, sizeof *o);
-    o->max_steps = -1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":lstf:u:p:o:hV", longopts, NULL))
-           != -1) {
-        enum mode m = MODE_NONE;
-        switch (c) {
-        case 'l': m = MODE_LIST; break;
-        case 's': m = MODE_SUMMARY; break;
-        case 't': m = MODE_TREE; break;
-        case O_PRESETS: m = MODE_PRESETS; break;
-        case O_HEADLESS: m = MODE_HEADLESS; break;
-        case O_DEVICE: o->device = optarg; break;
-        case O_RESUME: o->resume = 1; break;
-        case O_STEPS: {
-            char *end;
-            long long v = strtoll(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v < 1) {
-                fprintf(stderr, "tui: --max-steps needs a positive number, "
-                        "got '%s'\n", optarg);
-                return -1;
-            }
-            o->max_steps = v;
-            break;
-        }
-        case O_EXPORT: m = MODE_EXPORT; o->export_format = optarg; break;
-        case O_JSON: o->json = 1; break;
-        case O_DEPTH: {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v > 1000000) {
-                fprintf(stderr, "tui: --depth needs a number, got '%s'\n",
-                        optarg);
-                return -1;
-            }
-            o->depth = (unsigned)v;
-            break;
-        }
-        case 'f': case 'u': case 'p': case O_INVERT:
-            if (o->nops == MAX_OPS) {
-                fprintf(stderr, "tui: more than %d operations\n", MAX_OPS);
-                return -1;
-            }
-            o->ops[o->nops].kind = c == O_INVERT ? 'i' : c;
-            o->ops[o->nops++].arg = optarg;
-            break;
-        case O_ALLOW: o->allow_empty = 1; break;
-        case O_PLAN: o->plan = optarg; break;
-        case 'o': o->output = optarg; break;
-        case O_OPT: o->optimizer = optarg; break;
-        case O_PREC: o->precision = optarg; break;
-        case 'h': print_help(); exit(0);
-        case 'V': printf("tui %s\n", TUI_VERSION); exit(0);
-        case ':':
-            fprintf(stderr, "tui: option '%s' needs a value\n",
-                    argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "tui: unknown option '%s'\n", argv[optind - 1]);
-            return -1;
-        }
-        if (m != MODE_NONE) {
-            if (o->mode != MODE_NONE && o->mode != m) {
-                fprintf(stderr, "tui: choose one of --list, --summary, "
-                        "--tree, --export, --presets, --headless\n");
-                return -1;
-            }
-            o->mode = m;
-        }
-    }
-    if (optind < argc)
-        o->checkpoint = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "tui: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     double start_ms = now_ms();
     options o;
-    if (parse_args(argc, argv, &o))
+    if (options_parse(argc, argv, &o))
         return fail_usage(NULL);
-    if (o.json && o.mode != MODE_LIST)
-        return fail_usage("--json goes with --list");
-    if (o.depth && o.mode != MODE_TREE)
-        return fail_usage("--depth goes with --tree");
+    const char *bad = options_check(&o);
+    if (bad)
+        return fail_usage(bad);
     if (o.mode == MODE_HEADLESS) {
-        if (!o.plan || o.checkpoint || o.nops)
-            return fail_usage("--headless takes --plan PLAN and no "
-                              "checkpoint or operations");
         train_options t = {o.plan, o.device, o.max_steps, o.resume,
                            o.output};
         return headless_run(&t);
     }
-    if ((o.device || o.resume || o.max_steps >= 0))
-        return fail_usage("--device, --max-steps and --resume go with "
-                          "--headless");
-    if (!o.checkpoint && !o.plan && o.mode != MODE_PRESETS)
-        return fail_usage("no checkpoint given");
     if (o.mode == MODE_NONE && o.nops == 0 && !o.output)
         o.mode = MODE_EDIT;
     if (o.mode == MODE_EDIT) {

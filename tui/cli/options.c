@@ -1,0 +1,210 @@
+/* options.c: the command line of tui (options.h): getopt_long and the
+ * help text (docs/tui.1 follows it; tests/cli/man_page.sh checks). */
+#include "options.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TUI_VERSION
+#define TUI_VERSION "dev"
+#endif
+
+static const char usage_line[] =
+    "usage: tui [--list|--summary|--tree|--export F|--presets] [--freeze P] "
+    "[--unfreeze P] [--preset NAME] [--plan IN] [-o OUT] CHECKPOINT\n"
+    "       (tui --help for more)\n";
+
+static void print_help(void)
+{
+    fputs(
+"tui " TUI_VERSION ": inspect a PyTorch checkpoint and plan which layers to "
+"freeze.\n"
+"\n"
+"usage: tui [MODE] [OPERATIONS] [OPTIONS] CHECKPOINT\n"
+"\n"
+"CHECKPOINT is a safetensors file, a sharded set (its index .json or its\n"
+"folder), a torch.save .pt/.pth/.bin zip (state_dict or training checkpoint)\n"
+"or a TorchScript archive. The format is told from the content; no code from\n"
+"the file is ever run, and only metadata is read. With --plan, CHECKPOINT may\n"
+"be left out: the plan's model.path is used.\n"
+"\n"
+"modes (no terminal needed):\n"
+"  -l, --list              every tensor: name, shape, dtype, parameters,\n"
+"                          bytes, kind and state\n"
+"      --json              with --list: the stable JSON form (docs/cli.md)\n"
+"  -s, --summary           totals and the training-memory estimate\n"
+"  -t, --tree              the name tree with sizes and freeze states\n"
+"      --depth N           with --tree: show N levels (default: all)\n"
+"      --export FORMAT     axolotl (unfrozen_parameters regexes) or names\n"
+"                          (the frozen parameter names, one per line)\n"
+"      --presets           list the presets; with CHECKPOINT, what each\n"
+"                          would freeze there\n"
+"      --headless          train per the plan's train: section (needs --plan;\n"
+"                          docs/training.md); with --device cuda|cpu,\n"
+"                          --max-steps N, --resume, -o/--output DIR\n"
+"\n"
+"operations (applied in the order given, after --plan):\n"
+"  -f, --freeze PATTERN    freeze what PATTERN matches (docs/patterns.md)\n"
+"  -u, --unfreeze PATTERN  make what PATTERN matches trainable\n"
+"      --invert            swap frozen and trainable parameters\n"
+"  -p, --preset NAME[:k=v,...]  apply a preset (docs/presets.md)\n"
+"      --allow-empty       a pattern that matches nothing is not an error\n"
+"\n"
+"options:\n"
+"      --plan FILE         start from this plan (docs/plan-format.md)\n"
+"  -o, --output FILE       write the resulting plan (atomically); with\n"
+"                          --headless, the run's output folder\n"
+"      --optimizer NAME    sgd, momentum, adam, adamw (default), adafactor,\n"
+"                          adam8bit: for the memory estimate\n"
+"      --precision NAME    fp32 (default), amp, bf16, pure-bf16\n"
+"  -h, --help              this text\n"
+"  -V, --version           the version\n"
+"\n"
+"With operations but no mode and no -o, the summary is printed. With no\n"
+"mode, no operation and no -o, the interactive editor opens on the terminal\n"
+"(? there lists the keys).\n"
+"\n"
+"environment:\n"
+"  TUI_STATS=1             print bytes read and open time on stderr\n"
+"  TUI_PRESETS_DIR         the built-in presets folder\n"
+"  TUI_TIMING=1            the editor logs frame times (shown after exit)\n"
+"  XDG_CONFIG_HOME         user presets in $XDG_CONFIG_HOME/tui/presets\n"
+"                          (default ~/.config/tui/presets)\n"
+"\n"
+"exit status: 0 success, 2 bad input or usage (one line on stderr).\n",
+        stdout);
+}
+
+void options_print_usage(FILE *f)
+{
+    fputs(usage_line, f);
+}
+
+int options_parse(int argc, char **argv, options *o)
+{
+    enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
+           O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME };
+    static const struct option longopts[] = {
+        {"list", no_argument, NULL, 'l'},
+        {"json", no_argument, NULL, O_JSON},
+        {"summary", no_argument, NULL, 's'},
+        {"tree", no_argument, NULL, 't'},
+        {"depth", required_argument, NULL, O_DEPTH},
+        {"export", required_argument, NULL, O_EXPORT},
+        {"presets", no_argument, NULL, O_PRESETS},
+        {"freeze", required_argument, NULL, 'f'},
+        {"unfreeze", required_argument, NULL, 'u'},
+        {"invert", no_argument, NULL, O_INVERT},
+        {"preset", required_argument, NULL, 'p'},
+        {"allow-empty", no_argument, NULL, O_ALLOW},
+        {"plan", required_argument, NULL, O_PLAN},
+        {"output", required_argument, NULL, 'o'},
+        {"optimizer", required_argument, NULL, O_OPT},
+        {"precision", required_argument, NULL, O_PREC},
+        {"headless", no_argument, NULL, O_HEADLESS},
+        {"device", required_argument, NULL, O_DEVICE},
+        {"max-steps", required_argument, NULL, O_STEPS},
+        {"resume", no_argument, NULL, O_RESUME},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    memset(o, 0, sizeof *o);
+    o->max_steps = -1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":lstf:u:p:o:hV", longopts, NULL))
+           != -1) {
+        enum mode m = MODE_NONE;
+        switch (c) {
+        case 'l': m = MODE_LIST; break;
+        case 's': m = MODE_SUMMARY; break;
+        case 't': m = MODE_TREE; break;
+        case O_PRESETS: m = MODE_PRESETS; break;
+        case O_HEADLESS: m = MODE_HEADLESS; break;
+        case O_DEVICE: o->device = optarg; break;
+        case O_RESUME: o->resume = 1; break;
+        case O_STEPS: {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v < 1) {
+                fprintf(stderr, "tui: --max-steps needs a positive number, "
+                        "got '%s'\n", optarg);
+                return -1;
+            }
+            o->max_steps = v;
+            break;
+        }
+        case O_EXPORT: m = MODE_EXPORT; o->export_format = optarg; break;
+        case O_JSON: o->json = 1; break;
+        case O_DEPTH: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v > 1000000) {
+                fprintf(stderr, "tui: --depth needs a number, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            o->depth = (unsigned)v;
+            break;
+        }
+        case 'f': case 'u': case 'p': case O_INVERT:
+            if (o->nops == OPTIONS_MAX_OPS) {
+                fprintf(stderr, "tui: more than %d operations\n", OPTIONS_MAX_OPS);
+                return -1;
+            }
+            o->ops[o->nops].kind = c == O_INVERT ? 'i' : c;
+            o->ops[o->nops++].arg = optarg;
+            break;
+        case O_ALLOW: o->allow_empty = 1; break;
+        case O_PLAN: o->plan = optarg; break;
+        case 'o': o->output = optarg; break;
+        case O_OPT: o->optimizer = optarg; break;
+        case O_PREC: o->precision = optarg; break;
+        case 'h': print_help(); exit(0);
+        case 'V': printf("tui %s\n", TUI_VERSION); exit(0);
+        case ':':
+            fprintf(stderr, "tui: option '%s' needs a value\n",
+                    argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, "tui: unknown option '%s'\n", argv[optind - 1]);
+            return -1;
+        }
+        if (m != MODE_NONE) {
+            if (o->mode != MODE_NONE && o->mode != m) {
+                fprintf(stderr, "tui: choose one of --list, --summary, "
+                        "--tree, --export, --presets, --headless\n");
+                return -1;
+            }
+            o->mode = m;
+        }
+    }
+    if (optind < argc)
+        o->checkpoint = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "tui: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+const char *options_check(const options *o)
+{
+    if (o->json && o->mode != MODE_LIST)
+        return "--json goes with --list";
+    if (o->depth && o->mode != MODE_TREE)
+        return "--depth goes with --tree";
+    if (o->mode == MODE_HEADLESS) {
+        if (!o->plan || o->checkpoint || o->nops)
+            return "--headless takes --plan PLAN and no checkpoint or "
+                   "operations";
+        return NULL;
+    }
+    if (o->device || o->resume || o->max_steps >= 0)
+        return "--device, --max-steps and --resume go with --headless";
+    if (!o->checkpoint && !o->plan && o->mode != MODE_PRESETS)
+        return "no checkpoint given";
+    return NULL;
+}
