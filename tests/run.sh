@@ -3,7 +3,9 @@
 #
 # Each test program (tests/unit/test_*.c built into $BUILD/tests, and
 # tests/cli/*.sh, tests/parity/*.py) prints lines "NAME: N passed,
-# N failed" and exits non-zero on failure. Fixtures are made first.
+# N failed" and exits non-zero on failure. Fixtures are made first. Each
+# test's line shows its wall time in seconds, and "tests: N s" the whole
+# run's, fixtures included, so that a slow test is easy to find.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export BUILD PYTHON
@@ -13,6 +15,7 @@ FIX=${FIX:-$(pwd)/build/fixtures}
 export FIX
 passed=0
 failed=0
+start=$(date +%s)
 log=$BUILD/test.log
 : > "$log"
 
@@ -24,8 +27,10 @@ fi
 run_one() {
     name=$1
     shift
+    t0=$(date +%s)
     out=$("$@" 2>&1)
     rc=$?
+    secs=$(($(date +%s) - t0))
     printf '%s\n' "$out" >> "$log"
     line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     p=$(printf ' %s' "$line" | sed -E 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1/')
@@ -36,10 +41,10 @@ run_one() {
     passed=$((passed + p))
     failed=$((failed + f))
     if [ "$f" -ne 0 ]; then
-        printf 'FAIL %-28s %s passed, %s failed\n' "$name" "$p" "$f"
+        printf 'FAIL %-28s %s passed, %s failed (%ss)\n' "$name" "$p" "$f" "$secs"
         printf '%s\n' "$out" | grep -v ' passed, ' | head -n 40 | sed 's/^/    /'
     else
-        printf 'ok   %-28s %s passed\n' "$name" "$p"
+        printf 'ok   %-28s %s passed (%ss)\n' "$name" "$p" "$secs"
     fi
 }
 
@@ -55,5 +60,6 @@ for t in tests/parity/*.py; do
     [ -f "$t" ] || continue
     run_one "$(basename "$t")" "$PYTHON" "$t"
 done
+echo "tests: $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
