@@ -151,7 +151,8 @@ int options_parse(int argc, char **argv, options *o)
         }
         case 'f': case 'u': case 'p': case O_INVERT:
             if (o->nops == OPTIONS_MAX_OPS) {
-                fprintf(stderr, "tui: more than %d operations\n", OPTIONS_MAX_OPS);
+                fprintf(stderr, "tui: more than %d operations\n",
+                        OPTIONS_MAX_OPS);
                 return -1;
             }
             o->ops[o->nops].kind = c == O_INVERT ? 'i' : c;

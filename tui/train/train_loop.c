@@ -15,19 +15,22 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
-double train_now(void)
+static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double train_now(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
 }
 
 /* CPU seconds used by the whole process (all threads) so far. */
 static double cpu_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 double train_lr_at(const trainer *t, uint64_t s)
