@@ -193,7 +193,7 @@ static int job_open_session(job *j, const options *o, FILE *report)
     j->have_session = 1;
     if (session_init(&j->s, &j->t, j->ckpt))
         return -1;
-    if (o->plan && session_load_plan(&j->s, o->plan, report))
+    if (o->plan && session_load_plan(&j->s, o->plan, o->allow_empty, report))
         return -1;
     if (o->optimizer)
         j->s.optimizer = opt;
@@ -324,7 +324,7 @@ int main(int argc, char **argv)
         return fail_usage(bad);
     if (o.mode == MODE_HEADLESS) {
         train_options t = {o.plan, o.device, o.max_steps, o.resume,
-                           o.output};
+                           o.output, o.allow_empty};
         return headless_run(&t);
     }
     if (o.mode == MODE_NONE && o.nops == 0 && !o.output)

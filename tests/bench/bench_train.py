@@ -63,8 +63,7 @@ class Encoder(nn.Module):
 
 
 def write_plan(path, init, frozen, train_lines):
-    lines = ["version: 1", "model:", f"  path: {init}",
-             "  fingerprint: sha256:" + "0" * 64]
+    lines = ["version: 1", "model:", f"  path: {init}"]
     if frozen:
         lines += ["frozen:"] + [f"- {n}" for n in frozen]
     else:

@@ -139,7 +139,9 @@ elif cmd == "summary":         # SUMMARY LISTJSON: the counts agree
     ps = params(doc)
     tr = [t for t in ps if t["trainable"]]
     fr = [t for t in ps if not t["trainable"]]
-    c = lambda ts: "{:,}".format(sum(t["numel"] for t in ts))
+    # a tied name (tied_to) is another name of a listed parameter: once
+    c = lambda ts: "{:,}".format(sum(t["numel"] for t in ts
+                                     if "tied_to" not in t))
     text = open(args[0]).read()
     want = [
         r"(?m)^tensors +%d \(%d parameters, %d buffers\)$" % (
@@ -259,8 +261,13 @@ expect "same model other form: no fingerprint warning" test ! -s "$tmp/ls.err"
 same "same model other form: same trainable set" \
     "$(h trainable "$tmp/ls.json" | sort)" "$(printf 'fc.bias\nfc.weight')"
 
-# a resnet18 plan on mobilenet_v3_small
+# a resnet18 plan on mobilenet_v3_small: its rule 'fc' matches nothing
+# there, an error unless --allow-empty (as for --freeze)
 t m.json m.err --list --json --plan "$tmp/a.yaml" "$MOB"
+same "other model: a rule matching nothing: exit 2" "$rc" 2
+expect "other model: a rule matching nothing: one line naming rule and cure" \
+    grep -qxE "tui: .*a\.yaml:[0-9]+:[0-9]+: rule 'fc' matches nothing in .* \(--allow-empty applies the plan anyway\)" "$tmp/m.err"
+t m.json m.err --list --json --plan "$tmp/a.yaml" --allow-empty "$MOB"
 err=$(cat "$tmp/m.err")
 same "other model: exit 0" "$rc" 0
 expect "other model: fingerprint difference reported" has "$err" "fingerprint differs"
@@ -274,7 +281,8 @@ same "other model: rules resolved again (freeze ** freezes all)" \
 h variant "$RST" "$tmp/r18_head.safetensors" renamed
 h variant "$RST" "$tmp/r18_10.safetensors" head10
 t f.out f.err --freeze layer4 --freeze fc -o "$tmp/f.yaml" "$R"
-t v.json v.err --list --json --plan "$tmp/f.yaml" "$tmp/r18_head.safetensors"
+t v.json v.err --list --json --plan "$tmp/f.yaml" --allow-empty \
+    "$tmp/r18_head.safetensors"
 err=$(cat "$tmp/v.err")
 same "renamed head: exit 0" "$rc" 0
 expect "renamed head: fingerprint difference reported" has "$err" "fingerprint differs"

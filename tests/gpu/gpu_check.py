@@ -72,8 +72,7 @@ def plan_doc(model, init, data, frozen, device, batch):
 def yaml_text(doc):
     """The plan as YAML (flow maps; no PyYAML needed)."""
     t = doc["train"]
-    lines = ["version: 1", "model:", f"  path: {t['init']}",
-             "  fingerprint: sha256:" + "0" * 64]
+    lines = ["version: 1", "model:", f"  path: {t['init']}"]
     lines += ["frozen:"] + [f"- {n}" for n in doc["frozen"]] if doc["frozen"] \
         else ["rules:", '- unfreeze: "**"']
     lines += ["batchnorm: freeze-stats", "train:",

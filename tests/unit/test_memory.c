@@ -285,6 +285,9 @@ static void test_edges(void)
     table_at(&t, 0)->storage = 7;
     table_at(&t, 1)->storage = 7;
     table_at(&t, 3)->kind = TK_OPTIMIZER;
+    CHECK(table_link_ties(&t) == 0);
+    CHECK(t.aliases == 1 && (table_at(&t, 1)->flags & TF_ALIAS));
+    CHECK(table_tie_first(&t, 1) == 0 && table_at(&t, 0)->tie == 1);
     bitset fr;
     CHECK(bitset_init(&fr, t.count) == 0);
     bitset_set(&fr, 0); /* one alias frozen, the other not: trainable */
@@ -300,6 +303,7 @@ static void test_edges(void)
     CHECK_EQ_U64(e.after.gradients, 0);
     /* different offsets: two distinct views, both counted */
     table_at(&t, 1)->offset = 128000;
+    CHECK(table_link_ties(&t) == 0 && t.aliases == 0);
     CHECK(memory_estimate(&t, NULL, MEM_SGD, MEM_FP32, &e) == 0);
     CHECK_EQ_U64(e.param_numel, 128000);
     /* overflow */

@@ -85,17 +85,22 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
                             : is_trainable(t, i, frozen) ? "trainable"
                                                         : "frozen";
         shape_text(t, i, shape, sizeof shape);
-        fprintf(out, "%-*s  %-*s  %-11s %15llu %11s  %-9s %s\n", (int)wname,
+        fprintf(out, "%-*s  %-*s  %-11s %15llu %11s  %-9s %s", (int)wname,
                 table_name(t, i), (int)wshape, shape,
                 dtype_name((dtype)x->dtype), (unsigned long long)x->numel,
                 list_human_bytes(x->nbytes, hb, sizeof hb),
                 table_kind_name((tensor_kind)x->kind), state);
+        if (x->flags & TF_ALIAS)
+            fprintf(out, "  (tied to %s)",
+                    table_name(t, table_tie_first(t, i)));
+        fputc('\n', out);
     }
     table_totals tot;
     table_get_totals(t, &tot);
     unsigned long long trainable = 0;
     for (size_t i = 0; i < t->count; i++)
-        if (is_trainable(t, i, frozen))
+        if (is_trainable(t, i, frozen) &&
+            !(table_at(t, i)->flags & TF_ALIAS))
             trainable += table_at(t, i)->numel;
     fprintf(out, "\n%s, %zu file%s: %zu tensors (%zu parameters, %zu "
             "buffers), %llu parameters (%llu trainable), %s\n",
@@ -103,6 +108,12 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
             tot.parameters, tot.buffers,
             (unsigned long long)tot.parameter_numel, trainable,
             list_human_bytes(tot.bytes, hb, sizeof hb));
+    if (tot.aliases)
+        fprintf(out, "tied: %zu %s (counted once)\n", tot.aliases,
+                tot.aliases == 1 ? "name is another name of a parameter "
+                                   "listed before it"
+                                 : "names are other names of parameters "
+                                   "listed before them");
     if (tot.other_tensors)
         fprintf(out, "outside the model: %zu tensors (optimizer state and "
                 "other), %s\n", tot.other_tensors,
@@ -140,18 +151,24 @@ int list_print_json(FILE *out, const table *t, const bitset *frozen)
         for (unsigned d = 0; d < x->ndim; d++)
             fprintf(out, d ? ", %llu" : "%llu", (unsigned long long)s[d]);
         fprintf(out, "], \"dtype\": \"%s\", \"numel\": %llu, \"bytes\": "
-                "%llu, \"kind\": \"%s\", \"trainable\": %s}",
+                "%llu, \"kind\": \"%s\", \"trainable\": %s",
                 dtype_name((dtype)x->dtype), (unsigned long long)x->numel,
                 (unsigned long long)x->nbytes,
                 table_kind_name((tensor_kind)x->kind),
                 is_trainable(t, i, frozen) ? "true" : "false");
+        if (x->flags & TF_ALIAS) {
+            const char *f = table_name(t, table_tie_first(t, i));
+            fputs(", \"tied_to\": ", out);
+            jsonw_string(out, f, strlen(f));
+        }
+        fputc('}', out);
     }
     table_totals tot;
     table_get_totals(t, &tot);
     fprintf(out, "%s], \"totals\": {\"tensors\": %zu, \"parameters\": %zu, "
-            "\"parameter_numel\": %llu, \"bytes\": %llu}}\n",
+            "\"parameter_numel\": %llu, \"bytes\": %llu, \"tied\": %zu}}\n",
             t->count ? "\n" : "", tot.tensors, tot.parameters,
             (unsigned long long)tot.parameter_numel,
-            (unsigned long long)tot.bytes);
+            (unsigned long long)tot.bytes, tot.aliases);
     return finish(out);
 }

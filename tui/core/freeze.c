@@ -119,7 +119,8 @@ static void freeze_apply(freeze_set *fs, tree_node *scope, freeze_report *rep)
     for (size_t k = 0; k < nw; k++) {
         for (uint64_t w = fs->diff.w[k]; w; w &= w - 1) {
             size_t i = k * 64 + (size_t)__builtin_ctzll(w);
-            uint64_t numel = table_at(t, i)->numel;
+            const table_tensor *x = table_at(t, i);
+            uint64_t numel = (x->flags & TF_ALIAS) ? 0 : x->numel;
             int to_frozen = !bitset_get(&fs->frozen, i);
             r.tensors_changed++;
             r.numel_changed += numel;
@@ -142,6 +143,31 @@ static void freeze_apply(freeze_set *fs, tree_node *scope, freeze_report *rep)
         *rep = r;
 }
 
+/* A tie group is one parameter: when one member flips, all do (they
+ * share one state, so each is in diff or about to be). Returns 1 when
+ * diff grew. Cannot fail. */
+static int diff_close_ties(freeze_set *fs)
+{
+    const table *t = fs->tr->t;
+    int grew = 0;
+    if (t->aliases == 0)
+        return 0;
+    for (size_t k = 0; k < nwords(&fs->diff); k++) {
+        for (uint64_t w = fs->diff.w[k]; w; w &= w - 1) {
+            size_t i = k * 64 + (size_t)__builtin_ctzll(w);
+            for (size_t j = table_at(t, i)->tie; j != i;
+                 j = table_at(t, j)->tie)
+                if (!bitset_get(&fs->diff, j) &&
+                    bitset_get(&fs->params, j) &&
+                    bitset_get(&fs->frozen, j) == bitset_get(&fs->frozen, i)) {
+                    bitset_set(&fs->diff, j);
+                    grew = 1;
+                }
+        }
+    }
+    return grew;
+}
+
 /* Drops the oldest step. */
 static void freeze_drop_oldest(freeze_set *fs)
 {
@@ -159,6 +185,8 @@ static void freeze_drop_oldest(freeze_set *fs)
 static int freeze_commit(freeze_set *fs, tree_node *scope, freeze_report *rep)
 {
     freeze_step s = {NULL, 0, 0};
+    if (diff_close_ties(fs))
+        scope = NULL; /* a tie may reach outside the subtree */
     if (diff_count(fs) == 0) {
         if (rep)
             *rep = (freeze_report){0, 0, 0, 0};
@@ -287,8 +315,21 @@ int freeze_assign(freeze_set *fs, const bitset *want, freeze_report *rep)
     if (want->n != fs->frozen.n)
         return err_set("frozen set: set of %zu tensors, table has %zu",
                        want->n, fs->frozen.n);
+    const table *t = fs->tr->t;
     for (size_t k = 0; k < nwords(&fs->diff); k++)
         fs->diff.w[k] = fs->params.w[k] & (fs->frozen.w[k] ^ want->w[k]);
+    /* A tie group is frozen when `want` freezes any of its names. */
+    for (size_t i = 0; t->aliases && i < t->count; i++) {
+        if (table_at(t, i)->tie == i || !bitset_get(want, i))
+            continue;
+        for (size_t j = table_at(t, i)->tie; j != i; j = table_at(t, j)->tie)
+            if (bitset_get(&fs->params, j)) {
+                if (bitset_get(&fs->frozen, j))
+                    bitset_clear(&fs->diff, j);
+                else
+                    bitset_set(&fs->diff, j);
+            }
+    }
     return freeze_commit(fs, NULL, rep);
 }
 

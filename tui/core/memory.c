@@ -101,76 +101,32 @@ static void add_optimizer_state(side_sums *s, mem_optimizer opt,
     }
 }
 
-/* Orders parameter indexes by (file, storage, offset, dtype, nbytes). */
-static const table *sort_table;
-
-static int cmp_alias(const void *a, const void *b)
-{
-    const table_tensor *x = table_at(sort_table, *(const uint32_t *)a);
-    const table_tensor *y = table_at(sort_table, *(const uint32_t *)b);
-#define CMP_FIELD(f) if (x->f != y->f) return x->f < y->f ? -1 : 1
-    CMP_FIELD(file);
-    CMP_FIELD(storage);
-    CMP_FIELD(offset);
-    CMP_FIELD(dtype);
-    CMP_FIELD(nbytes);
-#undef CMP_FIELD
-    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    return i < j ? -1 : i > j;
-}
-
 static int is_frozen(const bitset *frozen, size_t i)
 {
     return frozen && i < frozen->n && bitset_get(frozen, i);
 }
 
-/* Marks tied parameters. role[i]: 0 = counted on its own, 1 = an alias
- * counted through its group's first member, 2 = a group's first member
- * that is trainable because some member is. Returns 0 or -1 (OOM). */
-static int mark_aliases(const table *t, const bitset *frozen,
-                        unsigned char *role)
+/* Marks tied parameters (table_link_ties). role[i]: 0 = counted on its
+ * own, 1 = an alias counted through its group's first member, 2 = a
+ * group's first member that is trainable because some member is.
+ * Cannot fail. */
+static void mark_aliases(const table *t, const bitset *frozen,
+                         unsigned char *role)
 {
-    size_t n = 0;
-    uint32_t *idx = NULL;
+    if (t->aliases == 0)
+        return;
     for (size_t i = 0; i < t->count; i++) {
         const table_tensor *x = table_at(t, i);
-        if (x->kind == TK_PARAMETER && x->storage != TABLE_NO_STORAGE)
-            n++;
-    }
-    if (n < 2)
-        return 0;
-    idx = malloc(n * sizeof *idx);
-    if (!idx)
-        return err_set("out of memory");
-    n = 0;
-    for (size_t i = 0; i < t->count; i++) {
-        const table_tensor *x = table_at(t, i);
-        if (x->kind == TK_PARAMETER && x->storage != TABLE_NO_STORAGE)
-            idx[n++] = (uint32_t)i;
-    }
-    sort_table = t;
-    qsort(idx, n, sizeof *idx, cmp_alias);
-    for (size_t a = 0; a < n;) {
-        size_t b = a + 1;
-        int any_trainable = !is_frozen(frozen, idx[a]);
-        while (b < n) {
-            const table_tensor *x = table_at(t, idx[a]);
-            const table_tensor *y = table_at(t, idx[b]);
-            if (x->file != y->file || x->storage != y->storage ||
-                x->offset != y->offset || x->dtype != y->dtype ||
-                x->nbytes != y->nbytes)
-                break;
-            role[idx[b]] = 1;
-            if (!is_frozen(frozen, idx[b]))
-                any_trainable = 1;
-            b++;
+        if (x->kind != TK_PARAMETER || x->tie == i)
+            continue;
+        if (x->flags & TF_ALIAS) {
+            role[i] = 1;
+            continue;
         }
-        if (b - a > 1 && any_trainable)
-            role[idx[a]] = 2;
-        a = b;
+        for (size_t j = x->tie; j != i; j = table_at(t, j)->tie)
+            if (!is_frozen(frozen, j))
+                role[i] = 2;
     }
-    free(idx);
-    return 0;
 }
 
 /* Fills parts from the sums and the shared weight/buffer bytes. */
@@ -225,8 +181,7 @@ int memory_estimate(const table *t, const bitset *frozen,
         err_set("out of memory");
         goto cleanup;
     }
-    if (mark_aliases(t, frozen, role))
-        goto cleanup;
+    mark_aliases(t, frozen, role);
 
     uint64_t wwidth = (prec == MEM_FP32 || prec == MEM_AMP) ? 4 : 2;
     for (size_t i = 0; i < t->count; i++) {

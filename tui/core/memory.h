@@ -20,9 +20,9 @@
  *
  * A trainable tensor is a TK_PARAMETER of floating dtype whose frozen bit
  * is clear. Buffers (and non-floating parameters) are never trainable.
- * Parameters that are the same tied storage (same file, storage id,
- * offset, dtype and size) count once; such a group is trainable when any
- * member is. TK_OPTIMIZER and TK_OTHER tensors are ignored.
+ * Tied parameters (one tensor under several names, table_link_ties)
+ * count once; such a group is trainable when any member is (the frozen
+ * set keeps a group's members in one state). TK_OPTIMIZER and TK_OTHER tensors are ignored.
  */
 #ifndef TUI_CORE_MEMORY_H
 #define TUI_CORE_MEMORY_H

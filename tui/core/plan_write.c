@@ -90,10 +90,8 @@ int plan_validate(const plan *p)
                        "version %d)", p->version, PLAN_VERSION);
     if (!p->model.path)
         return err_set("plan: model.path is missing");
-    if (!f)
-        return err_set("plan: model.fingerprint is missing");
-    int ok = strncmp(f, "sha256:", 7) == 0 && strlen(f) == 71;
-    for (size_t i = 7; ok && i < 71; i++)
+    int ok = !f || (strncmp(f, "sha256:", 7) == 0 && strlen(f) == 71);
+    for (size_t i = 7; f && ok && i < 71; i++)
         ok = (f[i] >= '0' && f[i] <= '9') || (f[i] >= 'a' && f[i] <= 'f');
     if (!ok)
         return err_set("plan: model.fingerprint is not 'sha256:' and 64 "

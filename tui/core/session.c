@@ -5,14 +5,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "pattern.h"
-
-/* Model tensors are the ones in the tree: parameters and buffers. */
-static int is_model(const table *t, size_t i)
-{
-    unsigned k = table_at(t, i)->kind;
-    return k == TK_PARAMETER || k == TK_BUFFER;
-}
+#include "plan_resolve.h"
 
 static void rules_free(session_rule *r, size_t n)
 {
@@ -59,12 +52,8 @@ int session_init(session *s, table *t, const char *checkpoint)
         return -1;
     if (freeze_init(&s->fs, &s->tr))
         return -1;
-    if (strcmp(s->t.format, "torchscript") == 0) {
-        for (size_t i = 0; i < s->t.count; i++) {
-            const table_tensor *x = table_at(&s->t, i);
-            if (x->kind == TK_PARAMETER && !(x->flags & TF_REQUIRES_GRAD))
-                bitset_set(&s->initial, i);
-        }
+    plan_initial_state(&s->t, &s->initial);
+    if (bitset_count(&s->initial)) {
         freeze_report rep;
         if (freeze_assign(&s->fs, &s->initial, &rep))
             return -1;
@@ -89,6 +78,7 @@ void session_free(session *s)
     table_free(&s->t);
     plan_free(&s->base);
     free(s->base_path);
+    free(s->foreign_plan);
     bitset_free(&s->initial);
     free(s->checkpoint);
     memset(s, 0, sizeof *s);
@@ -98,50 +88,7 @@ int session_resolve_rule(const table *t, plan_rule_kind kind,
                          const char *src, bitset *target, size_t *matched,
                          unsigned long long *numel)
 {
-    *matched = 0;
-    *numel = 0;
-    if (kind == PLAN_INVERT) {
-        for (size_t i = 0; i < t->count; i++) {
-            if (table_at(t, i)->kind != TK_PARAMETER)
-                continue;
-            if (bitset_get(target, i))
-                bitset_clear(target, i);
-            else
-                bitset_set(target, i);
-            (*matched)++;
-            *numel += table_at(t, i)->numel;
-        }
-        return 0;
-    }
-    size_t col = 0;
-    pattern *p = pattern_compile(src, &col);
-    if (!p)
-        return err_prefix("pattern '%s'", src);
-    bitset m;
-    if (bitset_init(&m, t->count)) {
-        pattern_free(p);
-        return err_set("out of memory");
-    }
-    pattern_match_table(p, t, &m);
-    pattern_free(p);
-    for (size_t w = 0; w < m.n / 64 + 1; w++) {
-        uint64_t bits = m.w[w];
-        while (bits) {
-            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            if (i >= t->count || !is_model(t, i))
-                continue;
-            (*matched)++;
-            if (table_at(t, i)->kind == TK_PARAMETER)
-                *numel += table_at(t, i)->numel;
-            if (kind == PLAN_FREEZE)
-                bitset_set(target, i);
-            else
-                bitset_clear(target, i);
-        }
-    }
-    bitset_free(&m);
-    return 0;
+    return plan_apply_rule(t, kind, src, target, matched, numel);
 }
 
 /* Applies `n` rules as one step. Returns 0, or -1 (nothing changed). */

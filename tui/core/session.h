@@ -53,6 +53,11 @@ typedef struct {
     mem_optimizer optimizer;
     mem_precision precision;
     bitset initial;         /* the initial frozen set (TorchScript flags) */
+    char *foreign_plan;     /* while not NULL: the state came from a plan
+                               made for another checkpoint (its fingerprint
+                               differs), read from this path (malloc'ed);
+                               cleared when the plan is saved under another
+                               path or another plan is loaded */
 } session;
 
 /* What an operation did. */
@@ -102,18 +107,18 @@ int session_preview_preset(const session *s, const preset_list *l,
 int session_undo(session *s, session_result *res);
 int session_redo(session *s, session_result *res);
 
-/* Loads a plan onto the session's checkpoint. When the plan's fingerprint
- * matches the checkpoint, its `frozen` list is the state and its rules
- * are taken as they are; when it differs, the rules are resolved again
- * on this checkpoint and the differences are written to `report` (may be
- * NULL): names the plan freezes that the checkpoint lacks, tensors whose
- * state changed, rules that match nothing. Sets optimizer and precision
- * from the plan's estimate when present; keeps its train: section for
+/* Loads a plan onto the session's checkpoint: the frozen set is what
+ * plan_resolve() gives (plan_resolve.h: the one meaning of a plan), its
+ * notes go to `report` (may be NULL); allow_empty lets rules that match
+ * nothing through. A plan made for another checkpoint (fingerprint
+ * differs) sets foreign_plan. Sets optimizer and precision from the
+ * plan's estimate when present; keeps its train: section and rules for
  * the next save. The loaded state is the new initial point (no undo
  * history, nothing unsaved). Returns 0, or -1 with err set ("plan.yaml:
- * frozen name 'x' is not in the checkpoint"...); on failure the session
+ * frozen name 'x' is not a tensor of m.pt"...); on failure the session
  * is unchanged. */
-int session_load_plan(session *s, const char *plan_path, FILE *report);
+int session_load_plan(session *s, const char *plan_path, int allow_empty,
+                      FILE *report);
 
 /* Fills `out` (plan_init'ed by the caller) with the current state as a
  * version 1 plan to be written at `plan_path`: the model (path relative
@@ -124,6 +129,8 @@ int session_load_plan(session *s, const char *plan_path, FILE *report);
 int session_make_plan(session *s, const char *plan_path, plan *out);
 
 /* session_make_plan, then an atomic write; marks the state saved.
+ * Saving to a path other than foreign_plan clears foreign_plan (saving
+ * over the foreign plan itself is the caller's choice to confirm).
  * Returns 0, or -1 with err set (the old file is kept). */
 int session_save_plan(session *s, const char *plan_path);
 

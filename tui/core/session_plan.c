@@ -7,129 +7,30 @@
 
 #include "err.h"
 #include "fingerprint.h"
+#include "plan_resolve.h"
 
-/* Lists at most this many names in a difference report. */
-#define REPORT_NAMES 20
-
-static void report_names(FILE *f, const char *head, const char *const *names,
-                         size_t n)
-{
-    if (!f || n == 0)
-        return;
-    fprintf(f, "%s (%zu):", head, n);
-    for (size_t i = 0; i < n && i < REPORT_NAMES; i++)
-        fprintf(f, "%s %s", i ? "," : "", names[i]);
-    if (n > REPORT_NAMES)
-        fprintf(f, ", ... and %zu more", n - REPORT_NAMES);
-    fputc('\n', f);
-}
-
-/* The frozen set the plan's `frozen` list names. Unknown names go to
- * *missing (malloc'ed array of borrowed strings). Returns 0 or -1. */
-static int frozen_from_list(const session *s, const plan *p, bitset *out,
-                            const char ***missing, size_t *nmissing)
-{
-    *missing = calloc(p->nfrozen + 1, sizeof **missing);
-    *nmissing = 0;
-    if (!*missing)
-        return err_set("out of memory");
-    for (size_t i = 0; i < p->nfrozen; i++) {
-        long k = table_find(&s->t, p->frozen[i], strlen(p->frozen[i]));
-        if (k < 0 || table_at(&s->t, (size_t)k)->kind != TK_PARAMETER)
-            (*missing)[(*nmissing)++] = p->frozen[i];
-        else
-            bitset_set(out, (size_t)k);
-    }
-    return 0;
-}
-
-/* Resolves the plan's rules from the initial state into `out`. Rules that
- * match nothing are reported. Returns 0 or -1. */
-static int frozen_from_rules(const session *s, const plan *p,
-                             const char *plan_path, bitset *out, FILE *report)
-{
-    bitset_copy(out, &s->initial);
-    for (size_t i = 0; i < p->nrules; i++) {
-        const plan_rule *r = &p->rules[i];
-        size_t matched = 0;
-        unsigned long long numel = 0;
-        if (session_resolve_rule(&s->t, r->kind, r->pattern, out, &matched,
-                                 &numel))
-            return err_prefix("%s:%u:%u", plan_path, r->line, r->col);
-        if (matched == 0 && report)
-            fprintf(report, "%s:%u:%u: rule '%s' matches nothing in %s\n",
-                    plan_path, r->line, r->col,
-                    r->pattern ? r->pattern : "invert", s->checkpoint);
-    }
-    return 0;
-}
-
-/* Writes which tensors differ between `a` (the plan's list) and `b` (the
- * rules resolved again). */
-static void report_changes(const session *s, const bitset *a,
-                           const bitset *b, const char *plan_path,
-                           FILE *report)
-{
-    const char **names = calloc(s->t.count + 1, sizeof *names);
-    size_t n = 0;
-    if (!names || !report) {
-        free(names);
-        return;
-    }
-    for (size_t i = 0; i < s->t.count; i++)
-        if (table_at(&s->t, i)->kind == TK_PARAMETER &&
-            bitset_get(a, i) != bitset_get(b, i))
-            names[n++] = table_name(&s->t, i);
-    char head[1200];
-    snprintf(head, sizeof head, "%s: tensors whose state changed when the "
-             "rules were resolved again on this checkpoint", plan_path);
-    report_names(report, head, names, n);
-    free(names);
-}
-
-int session_load_plan(session *s, const char *plan_path, FILE *report)
+int session_load_plan(session *s, const char *plan_path, int allow_empty,
+                      FILE *report)
 {
     plan p;
-    bitset listed, want;
-    const char **missing = NULL;
-    size_t nmissing = 0;
-    char fp[72];
+    bitset want;
+    plan_resolution res;
+    char *foreign = NULL;
     int rc = -1;
     plan_init(&p);
-    listed.w = want.w = NULL;
+    want.w = NULL;
     if (plan_load(plan_path, &p))
         goto out;
-    if (table_fingerprint(&s->t, fp))
-        goto out;
-    if (bitset_init(&listed, s->t.count) || bitset_init(&want, s->t.count)) {
+    if (bitset_init(&want, s->t.count)) {
         err_set("out of memory");
         goto out;
     }
-    if (frozen_from_list(s, &p, &listed, &missing, &nmissing))
+    if (plan_resolve(&s->t, &p, plan_path, s->checkpoint, allow_empty, &want,
+                     &res, report))
         goto out;
-    int same = p.model.fingerprint && strcmp(p.model.fingerprint, fp) == 0;
-    if (same && (!p.has_rules || p.nrules == 0 || p.has_frozen)) {
-        if (nmissing) {
-            err_set("%s: frozen name '%s' is not a parameter of %s",
-                    plan_path, missing[0], s->checkpoint);
-            goto out;
-        }
-        bitset_copy(&want, p.has_frozen ? &listed : &s->initial);
-        if (!p.has_frozen && frozen_from_rules(s, &p, plan_path, &want,
-                                               report))
-            goto out;
-    } else {
-        if (report)
-            fprintf(report, "%s: the checkpoint is not the one this plan "
-                    "was made for (fingerprint differs): its rules were "
-                    "resolved again\n", plan_path);
-        if (frozen_from_rules(s, &p, plan_path, &want, report))
-            goto out;
-        char head[1200];
-        snprintf(head, sizeof head, "%s: names the plan freezes that %s "
-                 "lacks", plan_path, s->checkpoint);
-        report_names(report, head, missing, nmissing);
-        report_changes(s, &listed, &want, plan_path, report);
+    if (res.fingerprint == PLAN_FP_STALE && !(foreign = strdup(plan_path))) {
+        err_set("out of memory");
+        goto out;
     }
     /* Commit: rules, state, history, base plan. */
     session_rule *rules = calloc(p.nrules + 1, sizeof *rules);
@@ -184,6 +85,9 @@ int session_load_plan(session *s, const char *plan_path, FILE *report)
     }
     free(s->base_path);
     s->base_path = bp;
+    free(s->foreign_plan);
+    s->foreign_plan = foreign;
+    foreign = NULL;
     err_clear();
     plan_free(&s->base);
     s->base = p;
@@ -191,8 +95,7 @@ int session_load_plan(session *s, const char *plan_path, FILE *report)
     s->has_base = 1;
     rc = 0;
 out:
-    free(missing);
-    bitset_free(&listed);
+    free(foreign);
     bitset_free(&want);
     plan_free(&p);
     return rc;
@@ -320,5 +223,9 @@ int session_save_plan(session *s, const char *plan_path)
     if (plan_write(&s->base, plan_path))
         return -1;
     freeze_mark_saved(&s->fs);
+    if (s->foreign_plan && strcmp(s->foreign_plan, plan_path) != 0) {
+        free(s->foreign_plan);
+        s->foreign_plan = NULL;
+    }
     return 0;
 }

@@ -182,6 +182,7 @@ long table_add(table *t, const char *name, size_t len, dtype dt,
     x->dtype = (uint8_t)dt;
     x->kind = TK_PARAMETER;
     x->storage = TABLE_NO_STORAGE;
+    x->tie = (uint32_t)t->count;
     x->numel = numel;
     x->nbytes = nbytes;
     if (ndim)
@@ -264,6 +265,10 @@ void table_get_totals(const table *t, table_totals *out)
         case TK_PARAMETER:
             out->tensors++;
             out->parameters++;
+            if (x->flags & TF_ALIAS) {
+                out->aliases++;
+                break;
+            }
             out->parameter_numel += x->numel;
             out->bytes += x->nbytes;
             break;
@@ -279,6 +284,91 @@ void table_get_totals(const table *t, table_totals *out)
             break;
         }
     }
+}
+
+/* Compares what makes two tensors one: file, storage, offset, dtype,
+ * size, shape and strides (0 when they are the same tensor). */
+static int tie_key_cmp(const table *t, uint32_t i, uint32_t j)
+{
+    const table_tensor *x = &t->tensors[i], *y = &t->tensors[j];
+#define CMP_FIELD(f) if (x->f != y->f) return x->f < y->f ? -1 : 1
+    CMP_FIELD(file);
+    CMP_FIELD(storage);
+    CMP_FIELD(offset);
+    CMP_FIELD(dtype);
+    CMP_FIELD(nbytes);
+    CMP_FIELD(ndim);
+    if ((x->flags & TF_STRIDED) != (y->flags & TF_STRIDED))
+        return (x->flags & TF_STRIDED) ? 1 : -1;
+#undef CMP_FIELD
+    size_t nd = (size_t)x->ndim * ((x->flags & TF_STRIDED) ? 2 : 1);
+    return nd ? memcmp(t->dims + x->dims_off, t->dims + y->dims_off,
+                       nd * sizeof *t->dims)
+              : 0;
+}
+
+/* qsort's view: the key, then table order. */
+static const table *tie_table;
+
+static int cmp_tie(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    int c = tie_key_cmp(tie_table, i, j);
+    if (c)
+        return c;
+    return i < j ? -1 : i > j;
+}
+
+int table_link_ties(table *t)
+{
+    size_t n = 0;
+    t->aliases = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        table_tensor *x = &t->tensors[i];
+        x->tie = (uint32_t)i;
+        x->flags &= (uint8_t)~TF_ALIAS;
+        if (x->kind == TK_PARAMETER && x->storage != TABLE_NO_STORAGE)
+            n++;
+    }
+    if (n < 2)
+        return 0;
+    uint32_t *idx = malloc(n * sizeof *idx);
+    if (!idx)
+        return err_set("out of memory");
+    n = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const table_tensor *x = &t->tensors[i];
+        if (x->kind == TK_PARAMETER && x->storage != TABLE_NO_STORAGE)
+            idx[n++] = (uint32_t)i;
+    }
+    tie_table = t;
+    qsort(idx, n, sizeof *idx, cmp_tie);
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && tie_key_cmp(t, idx[a], idx[b]) == 0)
+            b++;
+        /* idx[a..b) is one group, in table order: a cycle, all but the
+         * first flagged. */
+        for (size_t k = a; k < b; k++) {
+            t->tensors[idx[k]].tie = idx[k + 1 < b ? k + 1 : a];
+            if (k > a) {
+                t->tensors[idx[k]].flags |= TF_ALIAS;
+                t->aliases++;
+            }
+        }
+        a = b;
+    }
+    free(idx);
+    return 0;
+}
+
+size_t table_tie_first(const table *t, size_t i)
+{
+    size_t first = i;
+    for (size_t j = t->tensors[i].tie; j != i; j = t->tensors[j].tie)
+        if (j < first)
+            first = j;
+    return first;
 }
 
 static const char *const buffer_names[] = {

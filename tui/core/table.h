@@ -38,6 +38,8 @@ enum {
     TF_REQUIRES_GRAD = 1u << 0, /* saved requires_grad (TorchScript) */
     TF_STRIDED = 1u << 1,       /* non-contiguous view: strides stored */
     TF_SHARED = 1u << 2,        /* its storage also backs another tensor */
+    TF_ALIAS = 1u << 3,         /* a tied duplicate: the same tensor as an
+                                   earlier parameter (table_link_ties) */
 };
 
 typedef struct {
@@ -50,6 +52,8 @@ typedef struct {
     uint8_t flags;     /* TF_* bits */
     uint32_t file;     /* index into the table's files */
     uint32_t storage;  /* storage id (tied weights share it); TABLE_NO_STORAGE */
+    uint32_t tie;      /* next member of its tie group (a cycle); its own
+                          index when untied (table_link_ties) */
     uint64_t numel;
     uint64_t nbytes;   /* numel * bits / 8 */
     uint64_t offset;   /* absolute offset of the first element in its file */
@@ -82,6 +86,7 @@ typedef struct {
     uint64_t *hash; /* open addressing: (hash >> 32) << 32 | index + 1;
                        0 = empty */
     size_t hash_cap;
+    size_t aliases;  /* parameters flagged TF_ALIAS (table_link_ties) */
 } table;
 
 typedef struct {
@@ -91,6 +96,9 @@ typedef struct {
     uint64_t bytes;          /* bytes of all model tensors */
     size_t buffers;
     uint64_t buffer_numel;
+    size_t aliases;          /* tied duplicates among the parameters: they
+                                count in tensors and parameters (as names)
+                                but not in parameter_numel or bytes */
     size_t other_tensors;    /* optimizer state and other non-model tensors */
     uint64_t other_bytes;
 } table_totals;
@@ -175,7 +183,22 @@ static inline const char *table_meta_value(const table *t, size_t i)
 /* Sets the format name (truncated to fit). Cannot fail. */
 void table_set_format(table *t, const char *format);
 
-/* Sums the table. Cannot fail. */
+/* Finds tied parameters: parameters that are one tensor under several
+ * names (the same file, storage id, offset, dtype, shape and strides, as
+ * torch.save stores `lm_head.weight` tied to the embeddings). Links each
+ * group into a cycle through `tie` and flags every member but the first
+ * (in table order, the name model.named_parameters() keeps) TF_ALIAS;
+ * counts those in t->aliases. Tensors without a storage id (safetensors)
+ * are never tied. Idempotent (recomputes from scratch). Returns 0, or -1
+ * with err set (out of memory; the table then has no ties). */
+int table_link_ties(table *t);
+
+/* The first member of tensor i's tie group (i itself when untied or the
+ * first). Cannot fail. */
+size_t table_tie_first(const table *t, size_t i);
+
+/* Sums the table; a tied group's elements and bytes count once.
+ * Cannot fail. */
 void table_get_totals(const table *t, table_totals *out);
 
 /* The documented rule that tells a buffer from a parameter in a plain

@@ -327,12 +327,13 @@ static int tree_layout(tree *tr, const builder *bd)
         if (x->tensor != TREE_NONE) {
             const table_tensor *tt = table_at(t, x->tensor);
             n->tensor = (long)x->tensor;
+            int alias = (tt->flags & TF_ALIAS) != 0; /* counted once */
             n->tensors = 1;
-            n->numel = tt->numel;
-            n->bytes = tt->nbytes;
+            n->numel = alias ? 0 : tt->numel;
+            n->bytes = alias ? 0 : tt->nbytes;
             if (tt->kind == TK_PARAMETER) {
                 n->params = 1;
-                n->param_numel = tt->numel;
+                n->param_numel = n->numel;
             } else {
                 n->buffers = 1;
             }
@@ -557,7 +558,7 @@ void tree_recount_frozen(tree *tr, tree_node *n, const bitset *frozen)
             const table_tensor *tt = table_at(tr->t, (size_t)x->tensor);
             if (tt->kind == TK_PARAMETER) {
                 ft = 1;
-                fn = tt->numel;
+                fn = (tt->flags & TF_ALIAS) ? 0 : tt->numel;
             }
         }
         for (size_t c = q + 1; c < q + x->span; c += tr->nodes[c].span) {

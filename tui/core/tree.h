@@ -22,6 +22,10 @@
  * node `b` then has a tensor index and children, and its totals include
  * both. Empty segments (`a..b`, `.a`, `a.`) are kept as segments named "".
  *
+ * A tied duplicate (TF_ALIAS, table_link_ties) is a leaf that counts as
+ * a parameter tensor but adds no elements or bytes: a tie group counts
+ * once, at its first name, as model.parameters() counts it.
+ *
  * Frozen totals are kept by tree_add_frozen()/tree_recount_frozen(), which
  * the frozen set (freeze.h) calls; nothing else writes them.
  *

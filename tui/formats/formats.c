@@ -24,6 +24,8 @@ static const char *const folder_names[] = {
     "model.pth",
 };
 
+static int open_any(const char *path, table *t);
+
 static int open_folder(const char *path, table *t)
 {
     char buf[4096];
@@ -33,7 +35,7 @@ static int open_folder(const char *path, table *t)
         if (n < 0 || (size_t)n >= sizeof buf)
             return err_set("%s: path too long", path);
         if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
-            return formats_open(buf, t);
+            return open_any(buf, t);
     }
     return err_set("%s: folder holds no checkpoint (looked for "
                    "model.safetensors.index.json, pytorch_model.bin.index.json,"
@@ -72,7 +74,8 @@ static int looks_like_safetensors(const unsigned char *b, size_t n,
     return 1;
 }
 
-int formats_open(const char *path, table *t)
+/* The reader for path's content. Returns 0, or -1 with err set. */
+static int open_any(const char *path, table *t)
 {
     struct stat st;
     unsigned char head[16] = {0};
@@ -105,4 +108,11 @@ int formats_open(const char *path, table *t)
                        "archive: refused (it could only be read by running "
                        "pickle code)", path);
     return safetensors_read(path, t);
+}
+
+int formats_open(const char *path, table *t)
+{
+    if (open_any(path, t))
+        return -1;
+    return table_link_ties(t);
 }

@@ -13,7 +13,8 @@
 /* Opens the checkpoint at `path`: a safetensors file, a sharded index
  * (*.safetensors.index.json, pytorch_model.bin.index.json), a folder
  * holding one of those or a single checkpoint, a torch.save zip, a
- * TorchScript archive. Fills the empty table `t`.
+ * TorchScript archive. Fills the empty table `t` and links its tied
+ * parameters (table_link_ties).
  * Returns 0, or -1 with err set; on failure `t` holds whatever was
  * added before the error and must still be table_free'd. */
 int formats_open(const char *path, table *t);

@@ -13,6 +13,7 @@ typedef struct {
     long long max_steps;    /* --max-steps N, or -1 (the plan's) */
     int resume;             /* --resume: continue from the last checkpoint */
     const char *output;     /* --output DIR, or NULL (the plan's) */
+    int allow_empty;        /* --allow-empty: plan rules may match nothing */
 } train_options;
 
 /* The symbol main.c looks up in libtui-train.so. */

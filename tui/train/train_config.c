@@ -127,6 +127,7 @@ int train_config(trainer *t, const train_options *o)
     t->ckpt_every = cnt_or(pt->checkpoint_every, 1000);
     t->log_every = cnt_or(pt->log_every, 10);
     t->resume = o->resume;
+    t->allow_empty = o->allow_empty;
     if (!(t->lr > 0) || !isfinite(t->lr) || t->wd < 0 || t->momentum < 0 ||
         !(t->beta1 >= 0 && t->beta1 < 1) || !(t->beta2 >= 0 && t->beta2 < 1) ||
         !(t->eps >= 0) || t->clip < 0) {

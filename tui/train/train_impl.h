@@ -30,6 +30,7 @@ typedef struct {
     double lr, wd, momentum, beta1, beta2, eps, clip, val_fraction;
     uint64_t warmup, batch, epochs, max_steps, seed, ckpt_every, log_every;
     int resume;
+    int allow_empty;
     int threads;
 
     /* --- the module --- */

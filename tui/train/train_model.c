@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../core/err.h"
-#include "../core/pattern.h"
+#include "../core/plan_resolve.h"
 #include "../formats/formats.h"
 #include "train_impl.h"
 
@@ -102,66 +102,84 @@ cleanup:
     return rc;
 }
 
-/* The frozen set: the plan's frozen list (authoritative), or its rules
- * resolved against the module's names. */
+/* Appends `name` to a short list of names in buf ("a, b, ..."). */
+static void list_name(char *buf, size_t cap, size_t *used, size_t *n,
+                      const char *name)
+{
+    if ((*n)++ < 5 && *used < cap)
+        *used += (size_t)snprintf(buf + *used, cap - *used, "%s%s",
+                                  *n > 1 ? ", " : "", name);
+}
+
+/* Maps the frozen set `cf` of the plan's checkpoint `ct` onto the module,
+ * by name. Both directions must agree: a frozen name the module lacks
+ * (other than a tied duplicate, which the module lists once) and a
+ * module parameter the checkpoint lacks are errors. */
+static int map_frozen(trainer *t, const table *ct, const bitset *cf,
+                      const char *ck)
+{
+    char names[600];
+    size_t used = 0, n = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < ct->count; i++) {
+        const table_tensor *x = table_at(ct, i);
+        if (x->kind != TK_PARAMETER || !bitset_get(cf, i))
+            continue;
+        long k = table_find(&t->mt, table_name(ct, i), x->name_len);
+        if (k >= 0 && table_at(&t->mt, (size_t)k)->kind == TK_PARAMETER)
+            bitset_set(&t->frozen, (size_t)k);
+        else if (!(x->flags & TF_ALIAS))
+            list_name(names, sizeof names, &used, &n, table_name(ct, i));
+    }
+    if (n)
+        return err_set("%s: %zu frozen name%s not in the module %s: %s%s",
+                       t->plan_path, n, n == 1 ? " is" : "s are",
+                       t->model_file, names, n > 5 ? ", ..." : "");
+    for (size_t i = 0; i < t->mt.count; i++) {
+        const table_tensor *x = table_at(&t->mt, i);
+        if (x->kind != TK_PARAMETER)
+            continue;
+        long k = table_find(ct, table_name(&t->mt, i), x->name_len);
+        if (k < 0 || table_at(ct, (size_t)k)->kind != TK_PARAMETER)
+            list_name(names, sizeof names, &used, &n, table_name(&t->mt, i));
+    }
+    if (n)
+        return err_set("%s: %zu parameter%s of the module %s %s not in the "
+                       "plan's checkpoint %s, so the plan cannot say whether "
+                       "%s: %s%s", t->plan_path, n, n == 1 ? "" : "s",
+                       t->model_file, n == 1 ? "is" : "are", ck,
+                       n == 1 ? "it trains" : "they train", names,
+                       n > 5 ? ", ..." : "");
+    return 0;
+}
+
+/* The frozen set: the plan resolved on its own checkpoint (model.path),
+ * as every other mode resolves it (plan_resolve.h), then mapped onto the
+ * module's parameters by name. */
 static int resolve_frozen(trainer *t)
 {
-    const plan *p = &t->pl;
-    if (p->has_frozen) {
-        char missing[600];
-        size_t used = 0, nmiss = 0;
-        missing[0] = '\0';
-        for (size_t i = 0; i < p->nfrozen; i++) {
-            long k = table_find(&t->mt, p->frozen[i], strlen(p->frozen[i]));
-            if (k >= 0) {
-                if (table_at(&t->mt, (size_t)k)->kind == TK_PARAMETER)
-                    bitset_set(&t->frozen, (size_t)k);
-                continue;
-            }
-            if (nmiss++ < 5 && used < sizeof missing)
-                used += (size_t)snprintf(missing + used, sizeof missing - used,
-                                         "%s%s", nmiss > 1 ? ", " : "",
-                                         p->frozen[i]);
-        }
-        if (nmiss)
-            return err_set("%s: %zu frozen name%s not in the module %s: %s%s",
-                           t->plan_path, nmiss, nmiss == 1 ? " is" : "s are",
-                           t->model_file, missing, nmiss > 5 ? ", ..." : "");
-        return 0;
+    int rc = -1;
+    table ct;
+    bitset cf = {NULL, 0};
+    table_init(&ct);
+    char *ck = plan_model_file(&t->pl, t->plan_path);
+    if (!ck)
+        goto out;
+    if (formats_open(ck, &ct) < 0)
+        goto out;
+    if (bitset_init(&cf, ct.count) < 0) {
+        err_set("out of memory");
+        goto out;
     }
-    bitset m;
-    if (bitset_init(&m, t->mt.count) < 0)
-        return err_set("out of memory");
-    for (size_t r = 0; r < p->nrules; r++) {
-        const plan_rule *ru = &p->rules[r];
-        if (ru->kind == PLAN_INVERT) {
-            for (size_t i = 0; i < t->mt.count; i++)
-                if (table_at(&t->mt, i)->kind == TK_PARAMETER) {
-                    if (bitset_get(&t->frozen, i))
-                        bitset_clear(&t->frozen, i);
-                    else
-                        bitset_set(&t->frozen, i);
-                }
-            continue;
-        }
-        pattern *pat = pattern_compile(ru->pattern, NULL);
-        if (!pat) {
-            bitset_free(&m);
-            return err_prefix("%s: pattern '%s'", t->plan_path, ru->pattern);
-        }
-        bitset_zero(&m);
-        pattern_match_table(pat, &t->mt, &m);
-        pattern_free(pat);
-        for (size_t i = 0; i < t->mt.count; i++)
-            if (bitset_get(&m, i) && table_at(&t->mt, i)->kind == TK_PARAMETER) {
-                if (ru->kind == PLAN_FREEZE)
-                    bitset_set(&t->frozen, i);
-                else
-                    bitset_clear(&t->frozen, i);
-            }
-    }
-    bitset_free(&m);
-    return 0;
+    if (plan_resolve(&ct, &t->pl, t->plan_path, ck, t->allow_empty, &cf, NULL,
+                     stderr) < 0)
+        goto out;
+    rc = map_frozen(t, &ct, &cf, ck);
+out:
+    bitset_free(&cf);
+    table_free(&ct);
+    free(ck);
+    return rc;
 }
 
 static const char *last_seg(const char *name)

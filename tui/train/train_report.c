@@ -1,6 +1,7 @@
 /* train_report.c: the final report (stdout) and OUT/report.json. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/atomic.h"
@@ -14,6 +15,49 @@ static void jnum(char *buf, size_t cap, double v)
         snprintf(buf, cap, "%.9g", v);
     else
         snprintf(buf, cap, "null");
+}
+
+/* Writes s as a JSON string. */
+static void jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* report.json: the figures above, then the frozen parameters by name. */
+static int write_json(trainer *t, const char *head, size_t len)
+{
+    char *buf = NULL, path[4200];
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f)
+        return err_set("out of memory");
+    fwrite(head, 1, len, f);
+    fputs(",\"frozen\":[", f);
+    size_t k = 0;
+    for (size_t i = 0; i < t->mt.count; i++)
+        if (bitset_get(&t->frozen, i)) {
+            fputs(k++ ? "," : "", f);
+            jstr(f, table_name(&t->mt, i));
+        }
+    fputs("]}\n", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return err_set("out of memory");
+    }
+    snprintf(path, sizeof path, "%s/report.json", t->out_dir);
+    int rc = atomic_write(path, buf, blen);
+    free(buf);
+    return rc;
 }
 
 static void human_bytes(char *buf, size_t cap, uint64_t b)
@@ -109,7 +153,7 @@ int train_report(trainer *t, int params_ok, int stats_ok)
         "\"gradients_match\":%s,\"optimizer_match_without_bookkeeping\":%s,"
         "\"peak_device_bytes\":%llu,\"frozen_tensors\":%zu,"
         "\"frozen_unchanged\":%s,\"frozen_norm_layers\":%zu,"
-        "\"norm_stats_unchanged\":%s}\n",
+        "\"norm_stats_unchanged\":%s",
         (unsigned long long)t->step, secs, stps, sps, t->device, t->threads,
         tl, ta, vl, va, (unsigned long long)tn, (unsigned long long)tt,
         (unsigned long long)t->grad_bytes, (unsigned long long)t->state_bytes,
@@ -117,7 +161,7 @@ int train_report(trainer *t, int params_ok, int stats_ok)
         (unsigned long long)ek, grads_match ? "true" : "false",
         state_match ? "true" : "false", (unsigned long long)peak, nfz,
         params_ok ? "true" : "false", t->neval, stats_ok ? "true" : "false");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.json", t->out_dir);
-    return atomic_write(path, j, (size_t)n);
+    if (n < 0 || (size_t)n >= sizeof j)
+        return err_set("report.json: figures too long");
+    return write_json(t, j, (size_t)n);
 }
