@@ -43,9 +43,6 @@ plan() {
 train:
   model: mlp.ts.pt
   data: {train: mlp.safetensors, inputs: features, targets: labels}
-  batch_size: 8
-  max_steps: 1
-  device: cpu
 YAML
     } > "$d/$1.yaml"
 }
@@ -124,7 +121,7 @@ while IFS='|' read -r name fp rules frozen want note <&3; do
         cli_fail "plan $name: fingerprint note" "$notes notes, want $note: $(cat "$d/$name.err")"
     fi
     if [ "$trainer" = 1 ]; then
-        if "$TUI" --headless --plan "$p" -o "$d/run_$name" \
+        if "$TUI" --headless --plan "$p" --max-steps 1 -o "$d/run_$name" \
             > "$d/$name.train.out" 2> "$d/$name.train.err"; then
             agree "$name" "--headless" \
                 "$(frozen_from report "$d/run_$name/report.json")" "$want"

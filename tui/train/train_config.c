@@ -98,6 +98,7 @@ int train_config(trainer *t, const train_options *o)
             goto cleanup;
         }
     t->device = o->device ? o->device : (pt->device ? pt->device : "cuda");
+    t->device_default = !o->device && !pt->device;
     if (strcmp(t->device, "cuda") != 0 && strcmp(t->device, "cpu") != 0) {
         err_set("--device must be cuda or cpu, not '%s'", t->device);
         goto cleanup;

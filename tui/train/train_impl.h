@@ -31,6 +31,7 @@ typedef struct {
     uint64_t warmup, batch, epochs, max_steps, seed, ckpt_every, log_every;
     int resume;
     int allow_empty;
+    int device_default;    /* neither the plan nor --device chose one */
     int threads;
 
     /* --- the module --- */

@@ -88,6 +88,15 @@ static int setup(trainer *t, const train_options *o)
     int cuda = 0;
     if (ts_cuda_available(&cuda) < 0)
         return err_set("%s", ts_last_error());
+    if (!cuda && t->device_default) {
+        /* no device named: the GPU when there is one, else the CPU */
+        t->device = "cpu";
+        fprintf(stderr, "tui: no GPU here: training on the cpu (train.device "
+                "or --device chooses)\n");
+        if (strcmp(t->precision, "bf16") == 0)
+            return err_set("precision bf16 is autocast on cuda, and there "
+                           "is no GPU here: use precision fp32");
+    }
     if (strcmp(t->device, "cuda") == 0 && !cuda)
         return err_set("cuda is not available (this libtorch has no CUDA, "
                        "or no GPU): use --device cpu");
