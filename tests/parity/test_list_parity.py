@@ -71,6 +71,11 @@ def compare_tensors(rel, exp, got, ordered):
                              % (e["name"], field, json.dumps(e[field]),
                                 json.dumps(g[field])))
         check(not probs, "%s: per-tensor %s" % (rel, field), probs)
+    # ties: the same names marked, pointing at the same first name
+    want = {e["name"]: e["tied_to"] for e in exp["tensors"] if "tied_to" in e}
+    have = {n: t["tied_to"] for n, t in gmap.items() if "tied_to" in t}
+    check(want == have, "%s: tied names" % rel,
+          ["expected %s, listed %s" % (json.dumps(want), json.dumps(have))])
 
 
 def compare_one(models, rel):
