@@ -285,7 +285,7 @@ expect "quit without saving: plan untouched" cmp "$tmp/ed.yaml" "$tmp/cli.yaml"
 
 # a plan made for another checkpoint: the differences in a box
 "$TUI" "$R" --freeze '**' --unfreeze fc -o "$tmp/other.yaml" 2>/dev/null
-editor 100 30 --plan "$tmp/other.yaml" "$FIX/models/mobilenet_v3_small_bf16.pt"
+editor 100 30 --allow-empty --plan "$tmp/other.yaml" "$FIX/models/mobilenet_v3_small_bf16.pt"
 see "plan report box" "this plan on this checkpoint"
 see "plan report: fingerprint" "fingerprint differs"
 ui_keys Enter

@@ -149,23 +149,13 @@ static void freeze_apply(freeze_set *fs, tree_node *scope, freeze_report *rep)
 static int diff_close_ties(freeze_set *fs)
 {
     const table *t = fs->tr->t;
-    int grew = 0;
     if (t->aliases == 0)
         return 0;
-    for (size_t k = 0; k < nwords(&fs->diff); k++) {
-        for (uint64_t w = fs->diff.w[k]; w; w &= w - 1) {
-            size_t i = k * 64 + (size_t)__builtin_ctzll(w);
-            for (size_t j = table_at(t, i)->tie; j != i;
-                 j = table_at(t, j)->tie)
-                if (!bitset_get(&fs->diff, j) &&
-                    bitset_get(&fs->params, j) &&
-                    bitset_get(&fs->frozen, j) == bitset_get(&fs->frozen, i)) {
-                    bitset_set(&fs->diff, j);
-                    grew = 1;
-                }
-        }
-    }
-    return grew;
+    size_t before = diff_count(fs);
+    table_close_ties(t, &fs->diff);
+    for (size_t k = 0; k < nwords(&fs->diff); k++)
+        fs->diff.w[k] &= fs->params.w[k];
+    return diff_count(fs) != before;
 }
 
 /* Drops the oldest step. */
@@ -315,21 +305,11 @@ int freeze_assign(freeze_set *fs, const bitset *want, freeze_report *rep)
     if (want->n != fs->frozen.n)
         return err_set("frozen set: set of %zu tensors, table has %zu",
                        want->n, fs->frozen.n);
-    const table *t = fs->tr->t;
-    for (size_t k = 0; k < nwords(&fs->diff); k++)
-        fs->diff.w[k] = fs->params.w[k] & (fs->frozen.w[k] ^ want->w[k]);
     /* A tie group is frozen when `want` freezes any of its names. */
-    for (size_t i = 0; t->aliases && i < t->count; i++) {
-        if (table_at(t, i)->tie == i || !bitset_get(want, i))
-            continue;
-        for (size_t j = table_at(t, i)->tie; j != i; j = table_at(t, j)->tie)
-            if (bitset_get(&fs->params, j)) {
-                if (bitset_get(&fs->frozen, j))
-                    bitset_clear(&fs->diff, j);
-                else
-                    bitset_set(&fs->diff, j);
-            }
-    }
+    bitset_copy(&fs->diff, want);
+    table_close_ties(fs->tr->t, &fs->diff);
+    for (size_t k = 0; k < nwords(&fs->diff); k++)
+        fs->diff.w[k] = fs->params.w[k] & (fs->frozen.w[k] ^ fs->diff.w[k]);
     return freeze_commit(fs, NULL, rep);
 }
 

@@ -31,16 +31,6 @@ void plan_initial_state(const table *t, bitset *out)
     }
 }
 
-/* 1 when i is the first name of its tie group that `m` holds (so a
- * group's elements count once among the matches). */
-static int first_matched_of_tie(const table *t, const bitset *m, size_t i)
-{
-    for (size_t j = table_at(t, i)->tie; j != i; j = table_at(t, j)->tie)
-        if (j < i && bitset_get(m, j))
-            return 0;
-    return 1;
-}
-
 int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
                     bitset *target, size_t *matched,
                     unsigned long long *numel)
@@ -72,33 +62,25 @@ int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
     }
     pattern_match_table(p, t, &m);
     pattern_free(p);
-    /* A tie group is one parameter: a rule that matches any of its
-     * names applies to them all (the names it matched count). */
-    for (size_t i = 0; t->aliases && i < t->count; i++) {
-        if (table_at(t, i)->tie == i || !bitset_get(&m, i))
-            continue;
-        for (size_t j = table_at(t, i)->tie; j != i; j = table_at(t, j)->tie)
-            if (kind == PLAN_FREEZE)
-                bitset_set(target, j);
-            else
-                bitset_clear(target, j);
+    /* The names matched count; a tie group's elements once. Then the
+     * rule applies to every name of a group it matched a name of. */
+    uint64_t n = 0;
+    if (table_count_params(t, &m, &n, NULL)) {
+        bitset_free(&m);
+        return -1;
     }
-    for (size_t w = 0; w < m.n / 64 + 1; w++) {
-        uint64_t bits = m.w[w];
-        while (bits) {
-            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            if (i >= t->count || !is_model(t, i))
-                continue;
+    *numel = n;
+    for (size_t i = 0; i < t->count; i++)
+        if (bitset_get(&m, i) && is_model(t, i))
             (*matched)++;
-            if (table_at(t, i)->kind == TK_PARAMETER &&
-                first_matched_of_tie(t, &m, i))
-                *numel += table_at(t, i)->numel;
-            if (kind == PLAN_FREEZE)
-                bitset_set(target, i);
-            else
-                bitset_clear(target, i);
-        }
+    table_close_ties(t, &m);
+    for (size_t i = 0; i < t->count; i++) {
+        if (!bitset_get(&m, i) || !is_model(t, i))
+            continue;
+        if (kind == PLAN_FREEZE)
+            bitset_set(target, i);
+        else
+            bitset_clear(target, i);
     }
     bitset_free(&m);
     return 0;
@@ -111,12 +93,7 @@ static void keep_parameters(const table *t, bitset *b)
     for (size_t i = 0; i < t->count; i++)
         if (table_at(t, i)->kind != TK_PARAMETER)
             bitset_clear(b, i);
-    for (size_t i = 0; t->aliases && i < t->count; i++) {
-        if (table_at(t, i)->tie == i || !bitset_get(b, i))
-            continue;
-        for (size_t j = table_at(t, i)->tie; j != i; j = table_at(t, j)->tie)
-            bitset_set(b, j);
-    }
+    table_close_ties(t, b);
 }
 
 /* Writes "HEAD (N): a, b, ... and K more" to f. */

@@ -56,8 +56,8 @@ typedef struct {
     char *foreign_plan;     /* while not NULL: the state came from a plan
                                made for another checkpoint (its fingerprint
                                differs), read from this path (malloc'ed);
-                               cleared when the plan is saved under another
-                               path or another plan is loaded */
+                               cleared when the state is saved (anywhere)
+                               or another plan is loaded */
 } session;
 
 /* What an operation did. */
@@ -128,9 +128,9 @@ int session_load_plan(session *s, const char *plan_path, int allow_empty,
  * section. Returns 0, or -1 with err set. */
 int session_make_plan(session *s, const char *plan_path, plan *out);
 
-/* session_make_plan, then an atomic write; marks the state saved.
- * Saving to a path other than foreign_plan clears foreign_plan (saving
- * over the foreign plan itself is the caller's choice to confirm).
+/* session_make_plan, then an atomic write; marks the state saved and
+ * clears foreign_plan (saving over the foreign plan itself is the
+ * caller's choice to confirm: the editor asks).
  * Returns 0, or -1 with err set (the old file is kept). */
 int session_save_plan(session *s, const char *plan_path);
 

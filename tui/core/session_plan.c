@@ -223,9 +223,9 @@ int session_save_plan(session *s, const char *plan_path)
     if (plan_write(&s->base, plan_path))
         return -1;
     freeze_mark_saved(&s->fs);
-    if (s->foreign_plan && strcmp(s->foreign_plan, plan_path) != 0) {
-        free(s->foreign_plan);
-        s->foreign_plan = NULL;
-    }
+    /* the file saved, over the foreign plan or elsewhere, is this
+     * checkpoint's plan now */
+    free(s->foreign_plan);
+    s->foreign_plan = NULL;
     return 0;
 }

@@ -182,7 +182,7 @@ long table_add(table *t, const char *name, size_t len, dtype dt,
     x->dtype = (uint8_t)dt;
     x->kind = TK_PARAMETER;
     x->storage = TABLE_NO_STORAGE;
-    x->tie = (uint32_t)t->count;
+    x->tie = x->tie_first = (uint32_t)t->count;
     x->numel = numel;
     x->nbytes = nbytes;
     if (ndim)
@@ -325,7 +325,7 @@ int table_link_ties(table *t)
     t->aliases = 0;
     for (size_t i = 0; i < t->count; i++) {
         table_tensor *x = &t->tensors[i];
-        x->tie = (uint32_t)i;
+        x->tie = x->tie_first = (uint32_t)i;
         x->flags &= (uint8_t)~TF_ALIAS;
         if (x->kind == TK_PARAMETER && x->storage != TABLE_NO_STORAGE)
             n++;
@@ -351,6 +351,7 @@ int table_link_ties(table *t)
          * first flagged. */
         for (size_t k = a; k < b; k++) {
             t->tensors[idx[k]].tie = idx[k + 1 < b ? k + 1 : a];
+            t->tensors[idx[k]].tie_first = idx[a];
             if (k > a) {
                 t->tensors[idx[k]].flags |= TF_ALIAS;
                 t->aliases++;
@@ -362,13 +363,44 @@ int table_link_ties(table *t)
     return 0;
 }
 
-size_t table_tie_first(const table *t, size_t i)
+void table_close_ties(const table *t, bitset *b)
 {
-    size_t first = i;
-    for (size_t j = t->tensors[i].tie; j != i; j = t->tensors[j].tie)
-        if (j < first)
-            first = j;
-    return first;
+    if (t->aliases == 0)
+        return;
+    /* a group's first member stands for the group */
+    for (size_t i = 0; i < t->count; i++)
+        if (t->tensors[i].tie != i && bitset_get(b, i))
+            bitset_set(b, t->tensors[i].tie_first);
+    for (size_t i = 0; i < t->count; i++)
+        if (t->tensors[i].tie != i && bitset_get(b, t->tensors[i].tie_first))
+            bitset_set(b, i);
+}
+
+int table_count_params(const table *t, const bitset *m, uint64_t *numel,
+                       size_t *ntensors)
+{
+    bitset seen = {NULL, 0};
+    uint64_t sum = 0;
+    size_t n = 0;
+    if (t->aliases && bitset_init(&seen, t->count))
+        return err_set("out of memory");
+    for (size_t i = 0; i < t->count && i < m->n; i++) {
+        const table_tensor *x = &t->tensors[i];
+        if (x->kind != TK_PARAMETER || !bitset_get(m, i))
+            continue;
+        n++;
+        if (x->tie == i) {
+            sum += x->numel;
+        } else if (!bitset_get(&seen, x->tie_first)) {
+            bitset_set(&seen, x->tie_first);
+            sum += x->numel;
+        }
+    }
+    bitset_free(&seen);
+    *numel = sum;
+    if (ntensors)
+        *ntensors = n;
+    return 0;
 }
 
 static const char *const buffer_names[] = {

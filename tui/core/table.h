@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bitset.h"
 #include "dtype.h"
 
 /* Limits as shipped (docs/limits.md). Each gives a clear error. */
@@ -54,6 +55,8 @@ typedef struct {
     uint32_t storage;  /* storage id (tied weights share it); TABLE_NO_STORAGE */
     uint32_t tie;      /* next member of its tie group (a cycle); its own
                           index when untied (table_link_ties) */
+    uint32_t tie_first;/* its group's first member; its own index when
+                          untied */
     uint64_t numel;
     uint64_t nbytes;   /* numel * bits / 8 */
     uint64_t offset;   /* absolute offset of the first element in its file */
@@ -195,7 +198,21 @@ int table_link_ties(table *t);
 
 /* The first member of tensor i's tie group (i itself when untied or the
  * first). Cannot fail. */
-size_t table_tie_first(const table *t, size_t i);
+static inline size_t table_tie_first(const table *t, size_t i)
+{
+    return t->tensors[i].tie_first;
+}
+
+/* Adds to `b` (t->count bits) every name of each tie group that has a
+ * name in `b`. O(t->count). Cannot fail. */
+void table_close_ties(const table *t, bitset *b);
+
+/* Elements of the parameters whose bit is set in `m` (t->count bits), a
+ * tie group once, as model.parameters() counts them; *ntensors (may be
+ * NULL) gets the parameter names among them. Returns 0, or -1 with err
+ * set (out of memory). */
+int table_count_params(const table *t, const bitset *m, uint64_t *numel,
+                       size_t *ntensors);
 
 /* Sums the table; a tied group's elements and bytes count once.
  * Cannot fail. */

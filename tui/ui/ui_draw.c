@@ -96,7 +96,7 @@ static const char *base_name(const char *p)
     return slash && slash[1] ? slash + 1 : buf;
 }
 
-/* --- the estimate and the unsaved mark --- */
+/* --- the estimate --- */
 
 void ui_update_estimate(ui *u)
 {
@@ -111,34 +111,6 @@ void ui_update_estimate(ui *u)
     u->est_gen = gen;
     u->est_opt = (int)s->optimizer;
     u->est_prec = (int)s->precision;
-}
-
-static uint64_t rules_hash(const session *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < s->nrules; i++) {
-        h = (h ^ (uint64_t)(s->rules[i].kind + 1)) * 1099511628211ull;
-        for (const char *p = s->rules[i].pattern; p && *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ull;
-        h = (h ^ 0xFFu) * 1099511628211ull;
-    }
-    return h ^ s->nrules;
-}
-
-int ui_unsaved(const ui *u)
-{
-    const session *s = u->s;
-    return freeze_changed_since_save(&s->fs) ||
-           rules_hash(s) != u->saved_rules_hash ||
-           u->saved_opt != (int)s->optimizer ||
-           u->saved_prec != (int)s->precision;
-}
-
-void ui_mark_saved(ui *u)
-{
-    u->saved_rules_hash = rules_hash(u->s);
-    u->saved_opt = (int)u->s->optimizer;
-    u->saved_prec = (int)u->s->precision;
 }
 
 /* --- the header --- */
@@ -248,6 +220,39 @@ static void draw_bar(const ui *u, uint64_t part, uint64_t whole, int width,
     addch(']' | attr);
 }
 
+/* --- tied weights (table_link_ties) --- */
+
+/* The size columns of a tied duplicate (w columns): "tied -> FIRST",
+ * right-aligned, keeping the end of a long name. */
+static void draw_tie(const ui *u, size_t i, int w, attr_t rev)
+{
+    const table *t = &u->s->t;
+    size_t f = table_tie_first(t, i);
+    const char *name = table_name(t, f), *p = name;
+    size_t len = table_at(t, f)->name_len;
+    const char *head = u->utf8 ? "tied \xe2\x86\x92 " : "tied -> ";
+    int hw = ui_width(head, strlen(head)), cut = 0;
+    if (w < hw + 4) {
+        attrset(ui_color_attr(u, UIC_DIM) | rev);
+        put_right(u, "tied", w);
+        return;
+    }
+    while (hw + ui_width(p, len - (size_t)(p - name)) + cut > w) {
+        p++;
+        while (((unsigned char)*p & 0xC0) == 0x80)
+            p++;
+        cut = 1;
+    }
+    int nw = ui_width(p, len - (size_t)(p - name));
+    attrset(ui_color_attr(u, UIC_DIM) | rev);
+    fill(w - hw - nw - cut);
+    put_str(u, head, hw);
+    attrset(A_NORMAL | rev);
+    if (cut)
+        put_str(u, u->utf8 ? "\xe2\x80\xa6" : "~", 1);
+    ui_put(u, p, len - (size_t)(p - name), nw);
+}
+
 static void draw_row(ui *u, int y, size_t k, const layout *L)
 {
     session *s = u->s;
@@ -299,13 +304,27 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
         label = buf + skip;
         llen = full - skip;
     }
+    const table_tensor *tt = n->tensor >= 0
+                                 ? table_at(&s->t, (size_t)n->tensor)
+                                 : NULL;
+    int alias = tt && (tt->flags & TF_ALIAS);
+    static const char tag[] = " (tied)";
+    int tw = 0, room = L->name_w - x;
+    if (tt && !alias && tt->tie != (uint32_t)n->tensor) {
+        /* the first of a tie group (Enter lists the others): room is
+         * kept for the tag unless the name would get too short; then it
+         * shows only when the whole name fits before it */
+        tw = (int)sizeof tag - 1;
+        if (room - tw < 12 && ui_width(label, llen) + tw > room)
+            tw = 0;
+        room -= tw;
+    }
     uint32_t mc = view_node_matches(&u->v, n);
     if (mc && mc == n->tensors)
         attrset(ui_color_attr(u, UIC_MATCH) | rev);
     else if (mc)
         attrset(A_UNDERLINE | rev);
     int lw = ui_width(label, llen);
-    int room = L->name_w - x;
     if (lw > room && room > 1) {
         /* keep the end of long names: the last segments tell most */
         const char *p = label;
@@ -319,40 +338,49 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
         x += ui_put(u, label, llen, room);
     }
     attrset(A_NORMAL | rev);
-    fill(L->name_w - x);
-    /* shape, dtype */
-    if (L->shape_w) {
-        if (n->tensor >= 0)
-            shape_text(&s->t, n->tensor, tmp, sizeof tmp);
-        else
-            snprintf(tmp, sizeof tmp, "%s tensors",
-                     report_count(n->tensors, num, sizeof num));
-        if (n->tensor < 0)
-            attrset(ui_color_attr(u, UIC_DIM) | rev);
-        put_right(u, tmp, L->shape_w - 1);
-        addch(' ');
+    if (tw) {
+        attrset(ui_color_attr(u, UIC_DIM) | rev);
+        x += put_str(u, tag, tw);
         attrset(A_NORMAL | rev);
     }
-    if (L->dtype_w) {
-        const char *dt = n->tensor >= 0
-                             ? dtype_name((dtype)table_at(&s->t,
-                                                          (size_t)n->tensor)
-                                              ->dtype)
-                             : "";
-        put_right(u, dt, L->dtype_w - 1);
-        addch(' ');
-    }
-    if (L->params_w) {
-        report_count(n->param_numel, num, sizeof num);
-        if ((int)strlen(num) > L->params_w - 1)
-            snprintf(num, sizeof num, "%.1fG",
-                     (double)n->param_numel / 1e9);
-        put_right(u, num, L->params_w - 1);
-        addch(' ');
-    }
-    if (L->bytes_w) {
-        list_human_bytes(n->bytes, num, sizeof num);
-        put_right(u, num, L->bytes_w - 1);
+    fill(L->name_w - x);
+    int cols_w = L->shape_w + L->dtype_w + L->params_w +
+                 (L->bytes_w ? L->bytes_w - 1 : 0);
+    if (alias && cols_w > 0) {
+        /* a tied duplicate: its size counts at the first name */
+        draw_tie(u, (size_t)n->tensor, cols_w, rev);
+        attrset(A_NORMAL | rev);
+    } else {
+        /* shape, dtype */
+        if (L->shape_w) {
+            if (n->tensor >= 0)
+                shape_text(&s->t, n->tensor, tmp, sizeof tmp);
+            else
+                snprintf(tmp, sizeof tmp, "%s tensors",
+                         report_count(n->tensors, num, sizeof num));
+            if (n->tensor < 0)
+                attrset(ui_color_attr(u, UIC_DIM) | rev);
+            put_right(u, tmp, L->shape_w - 1);
+            addch(' ');
+            attrset(A_NORMAL | rev);
+        }
+        if (L->dtype_w) {
+            const char *dt = tt ? dtype_name((dtype)tt->dtype) : "";
+            put_right(u, dt, L->dtype_w - 1);
+            addch(' ');
+        }
+        if (L->params_w) {
+            report_count(n->param_numel, num, sizeof num);
+            if ((int)strlen(num) > L->params_w - 1)
+                snprintf(num, sizeof num, "%.1fG",
+                         (double)n->param_numel / 1e9);
+            put_right(u, num, L->params_w - 1);
+            addch(' ');
+        }
+        if (L->bytes_w) {
+            list_human_bytes(n->bytes, num, sizeof num);
+            put_right(u, num, L->bytes_w - 1);
+        }
     }
     if (L->bar_w)
         draw_bar(u, n->bytes, root->bytes, L->bar_w,
@@ -478,18 +506,36 @@ static void draw_panel(ui *u, int y, int h)
 
 /* --- the status line --- */
 
+int ui_draw_marks(ui *u, int y)
+{
+    if (!u->s->foreign_plan)
+        return 0;
+    const char *m = u->cols >= 80 ? " ! plan made for another checkpoint "
+                                  : " ! foreign plan ";
+    int w = (int)strlen(m);
+    if (w + 8 > u->cols)
+        return 0;
+    move(y, u->cols - w);
+    ui_color_set(u, UIC_WARN);
+    put_str(u, m, w);
+    ui_color_set(u, UIC_NORMAL);
+    return w + 1;
+}
+
+/* The message (or the key hints), left of the persistent marks. */
 static void draw_status(ui *u, int y)
 {
+    int w = u->cols - ui_draw_marks(u, y);
     move(y, 0);
     if (u->msg[0]) {
         ui_color_set(u, u->msg_err ? UIC_ERROR : UIC_NORMAL);
-        put_str(u, u->msg, u->cols);
+        put_str(u, u->msg, w);
         ui_color_set(u, UIC_NORMAL);
         return;
     }
     ui_color_set(u, UIC_DIM);
     put_str(u, "space toggle  f/F freeze/unfreeze  p presets  u undo  "
-               "/ search  o optimizer  w save  ? help  q quit", u->cols);
+               "/ search  o optimizer  w save  ? help  q quit", w);
     ui_color_set(u, UIC_NORMAL);
 }
 

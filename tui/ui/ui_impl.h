@@ -7,6 +7,8 @@
  *   ui_box.c     boxes over it: text (help, plan report), questions
  *   ui_prompt.c  the line editor, the pattern and search prompts
  *   ui_menu.c    the presets menu, saving the rules as a user preset
+ *   ui_save.c    w: saving the plan (asks before writing over a plan
+ *                made for another checkpoint), the unsaved mark
  *
  * Actions return reaction flags (R_*); the loop applies them.
  */
@@ -39,6 +41,7 @@
     C(UIC_MATCH, COLOR_BLACK, COLOR_YELLOW, A_NORMAL)        \
     C(UIC_ERROR, COLOR_RED, -1, A_BOLD)                      \
     C(UIC_DIM, -1, -1, A_DIM)                                \
+    C(UIC_WARN, COLOR_YELLOW, -1, A_BOLD | A_REVERSE)        \
     C(UIC_BOX, COLOR_WHITE, COLOR_BLUE, A_NORMAL)
 
 #define UI_COLOR_ENUM(name, fg, bg, attr) name,
@@ -79,6 +82,8 @@ typedef struct ui {
     uint64_t saved_rules_hash;
     int saved_opt, saved_prec;
     char plan_path[4096];    /* the last path saved to or loaded */
+    char foreign_model[4096];/* model.path of the foreign plan loaded
+                                (s->foreign_plan), as it was written */
     /* presets reloaded after "save as preset" (else cfg->presets) */
     preset_list own_presets;
     int has_own_presets;
@@ -129,18 +134,19 @@ int ui_put(const ui *u, const char *s, size_t len, int width);
 /* Display columns of s (code points; non-ASCII as 1). */
 int ui_width(const char *s, size_t len);
 
+/* Paints the persistent marks of the status line, right-aligned on line
+ * y: "! plan made for another checkpoint" while s->foreign_plan is set
+ * (the shorter "! foreign plan" under 80 columns). Returns the columns
+ * it used (0: nothing to mark), so the caller keeps its text left of
+ * them. Cannot fail. */
+int ui_draw_marks(ui *u, int y);
+
 /* Sets the status message (printf-style); err = 1 shows it as an error. */
 void ui_message(ui *u, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Recomputes the estimate when the state changed. */
 void ui_update_estimate(ui *u);
-
-/* 1 when the state differs from the last save / the loaded plan. */
-int ui_unsaved(const ui *u);
-
-/* Remembers the current state as saved. */
-void ui_mark_saved(ui *u);
 
 /* --- ui_box.c --- */
 
@@ -196,5 +202,19 @@ int ui_save_preset(ui *u);
 
 /* The preset list in use. */
 const preset_list *ui_presets(const ui *u);
+
+/* --- ui_save.c --- */
+
+/* 1 when the state differs from the last save / the loaded plan. */
+int ui_unsaved(const ui *u);
+
+/* Remembers the current state as saved. */
+void ui_mark_saved(ui *u);
+
+/* w: asks for the path (pre-filled; a new name beside a plan made for
+ * another checkpoint, which is only written over after an explicit y),
+ * saves, and says where. Returns 1 when saved, 0 when cancelled or on
+ * error (the message says which; the file on disk is then untouched). */
+int ui_save_plan(ui *u);
 
 #endif

@@ -3,10 +3,10 @@
  * Every change goes through session_*() so the command line can do the
  * same thing; the editor only adds the view and the screen.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../cli/list.h"
 #include "../cli/report.h"
@@ -46,12 +46,55 @@ static int check(ui *u, int rc)
     return R_REDRAW;
 }
 
-/* Shows what a tensor is (Enter on a leaf). */
+/* Lists at most this many names of a tie group in the tensor box. */
+#define TIE_NAMES 16
+
+/* printf-style append to text (k bytes used of cap, cap > 0), clamped:
+ * a text that does not fit is cut. Returns the new length (< cap). */
+static size_t append(char *text, size_t k, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t append(char *text, size_t k, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (k + 1 >= cap)
+        return k;
+    va_start(ap, fmt);
+    int n = vsnprintf(text + k, cap - k, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return k;
+    return k + (size_t)n < cap ? k + (size_t)n : cap - 1;
+}
+
+/* Appends the tie group of tensor i to text (k bytes used of cap): its
+ * names along the group's cycle from the first (where its elements and
+ * bytes count), i marked. Returns the new length. */
+static size_t tie_text(const table *t, size_t i, char *text, size_t k,
+                       size_t cap)
+{
+    size_t first = table_tie_first(t, i), n = 1, shown = 0;
+    for (size_t j = table_at(t, i)->tie; j != i; j = table_at(t, j)->tie)
+        n++;
+    k = append(text, k, cap, "\n\ntied    one tensor under %zu names; "
+               "freezing one freezes all", n);
+    size_t j = first;
+    do {
+        k = append(text, k, cap, "\n  %s %s%s", j == i ? ">" : " ",
+                   table_name(t, j), j == first ? "  (counted here)" : "");
+        j = table_at(t, j)->tie;
+    } while (++shown < TIE_NAMES && j != first);
+    if (shown < n)
+        k = append(text, k, cap, "\n  ... and %zu more", n - shown);
+    return k;
+}
+
+/* Shows what a tensor is (Enter on a leaf); a tied one lists its
+ * group. */
 static void show_tensor(ui *u, long i)
 {
     const table *t = &u->s->t;
     const table_tensor *x = table_at(t, (size_t)i);
-    char text[6000], shape[512], a[32], b[32];
+    char text[9000], shape[512], a[32], b[32], once[TABLE_MAX_NAME + 40];
     size_t k = 0;
     shape[k++] = '[';
     for (unsigned d = 0; d < x->ndim && k + 24 < sizeof shape; d++)
@@ -59,19 +102,27 @@ static void show_tensor(ui *u, long i)
                               d ? ", %llu" : "%llu",
                               (unsigned long long)table_shape(t, (size_t)i)[d]);
     snprintf(shape + k, sizeof shape - k, "]");
-    snprintf(text, sizeof text,
+    once[0] = '\0';
+    if (x->flags & TF_ALIAS)
+        snprintf(once, sizeof once, " (counted once, at %s)",
+                 table_name(t, table_tie_first(t, (size_t)i)));
+    int n = snprintf(text, sizeof text,
              "%s\n\nshape   %s\ndtype   %s\nkind    %s\nstate   %s\n"
-             "numel   %s\nbytes   %s\nfile    %s\noffset  %llu",
+             "numel   %s%s\nbytes   %s%s\nfile    %s\noffset  %llu",
              table_name(t, (size_t)i), shape,
              dtype_name((dtype)x->dtype),
              table_kind_name((tensor_kind)x->kind),
              x->kind != TK_PARAMETER ? "never trained"
              : freeze_is_frozen(&u->s->fs, (size_t)i) ? "frozen"
                                                       : "trainable",
-             report_count(x->numel, a, sizeof a),
+             report_count(x->numel, a, sizeof a), once,
              list_human_bytes(x->nbytes, b, sizeof b),
+             once[0] ? " (shared)" : "",
              x->file < t->nfiles ? table_file_path(t, x->file) : "?",
              (unsigned long long)x->offset);
+    k = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
+    if (x->tie != (uint32_t)i && k + 200 < sizeof text)
+        tie_text(t, (size_t)i, text, k, sizeof text);
     ui_show_text(u, "tensor", text);
 }
 
@@ -261,52 +312,7 @@ static int act_precision(ui *u)
 
 /* --- saving and quitting --- */
 
-/* <checkpoint basename>.plan.yaml in the checkpoint's folder. */
-static void default_plan_path(const char *ckpt, char *buf, size_t cap)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", ckpt);
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/')
-        tmp[--n] = '\0';
-    snprintf(buf, cap, "%s.plan.yaml", tmp);
-}
-
-/* Asks for the path and saves. Returns 1 when saved. */
-static int save_plan(ui *u)
-{
-    char path[4096], a[32], b[32];
-    struct stat st;
-    if (u->plan_path[0])
-        snprintf(path, sizeof path, "%s", u->plan_path);
-    else
-        default_plan_path(u->s->checkpoint, path, sizeof path);
-    for (;;) {
-        if (!ui_prompt(u, "save plan to: ", path, sizeof path, NULL, NULL)) {
-            ui_message(u, 0, "not saved");
-            return 0;
-        }
-        if (path[0] && (strcmp(path, u->plan_path) == 0 ||
-                        stat(path, &st) != 0 ||
-                        ui_ask(u, "overwrite?", path, "yn") == 'y'))
-            break;
-    }
-    if (session_save_plan(u->s, path)) {
-        ui_message(u, 1, "%s", err_msg());
-        return 0;
-    }
-    snprintf(u->plan_path, sizeof u->plan_path, "%s", path);
-    ui_mark_saved(u);
-    size_t ft;
-    uint64_t fn, tn;
-    freeze_counts(&u->s->fs, &ft, &fn, &tn);
-    ui_message(u, 0, "saved %s: %zu tensors frozen (%s parameters), %s "
-               "trainable", path, ft, report_count(fn, a, sizeof a),
-               report_count(tn, b, sizeof b));
-    return 1;
-}
-
-static int act_save(ui *u) { save_plan(u); return R_REDRAW; }
+static int act_save(ui *u) { ui_save_plan(u); return R_REDRAW; }
 static int act_save_preset(ui *u) { return ui_save_preset(u); }
 
 static int act_quit(ui *u)
@@ -321,7 +327,7 @@ static int act_quit(ui *u)
                    "wqy");
     if (c == 'q' || c == 'y')
         return R_QUIT;
-    if (c == 'w' && save_plan(u))
+    if (c == 'w' && ui_save_plan(u))
         return R_QUIT;
     return R_REDRAW;
 }
@@ -410,7 +416,8 @@ static const key_def keys[] = {
     {'s', act_sort, "s", "sort by name / size"},
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
-    {'w', act_save, "w", "save the plan"},
+    {'w', act_save, "w", "save the plan (asks before writing over a plan made "
+                              "for another checkpoint)"},
     {'W', act_save_preset, "W", "save the rules as a user preset"},
     {27, act_escape, "Esc", "clear matches and messages"},
     {'?', act_help, "?", "this help"},
@@ -441,7 +448,13 @@ static int act_help(ui *u)
     snprintf(text + k, sizeof text - k,
              "\nmouse: click selects, click on the mark toggles, the wheel "
              "scrolls\nmarks: [x] frozen  [ ] trainable  [~] partly frozen"
-             "  [b] buffers only");
+             "  [b] buffers only\n"
+             "tied %s X: one tensor under two names (tied weights), "
+             "counted once, at X,\n  which says (tied); freezing either "
+             "name freezes both (Enter lists them)\n"
+             "! plan made for another checkpoint (status line): the "
+             "loaded plan's\n  fingerprint names another model; w proposes "
+             "a new name beside it", u->utf8 ? "\xe2\x86\x92" : "->");
     ui_show_text(u, "keys", text);
     return R_REDRAW;
 }
@@ -526,6 +539,9 @@ int ui_run(session *s, const ui_config *cfg)
     }
     if (cfg->plan_path)
         snprintf(u->plan_path, sizeof u->plan_path, "%s", cfg->plan_path);
+    if (s->foreign_plan && s->has_base && s->base.model.path)
+        snprintf(u->foreign_model, sizeof u->foreign_model, "%s",
+                 s->base.model.path);
     ui_mark_saved(u);
     if (ui_screen_start(u)) {
         fprintf(stderr, "tui: %s\n", err_msg());

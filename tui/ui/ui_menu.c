@@ -40,7 +40,9 @@ static int preview(ui *u, const char *spec, char *out, size_t cap)
     for (size_t i = 0; i < s->t.count; i++)
         if (bitset_get(&b, i) && bitset_get(&s->fs.params, i)) {
             n++;
-            numel += table_at(&s->t, i)->numel;
+            /* a tie group freezes whole: count it at its first name */
+            if (!(table_at(&s->t, i)->flags & TF_ALIAS))
+                numel += table_at(&s->t, i)->numel;
         }
     bitset_free(&b);
     uint64_t all = tree_root(&s->tr)->param_numel;

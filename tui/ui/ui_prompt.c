@@ -14,23 +14,17 @@
 #include "../core/err.h"
 #include "ui_impl.h"
 
-/* Recounts the parameters among the matches and sets the view's. */
+/* Recounts the parameters among the matches and sets the view's
+ * (a tie group's elements once). */
 static void apply_matches(ui *u)
 {
     const table *t = &u->s->t;
-    u->match_params = 0;
-    u->match_param_numel = 0;
-    for (size_t w = 0; w < u->match.n / 64 + 1; w++) {
-        uint64_t bits = u->match.w[w];
-        while (bits) {
-            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            if (i < t->count && table_at(t, i)->kind == TK_PARAMETER) {
-                u->match_params++;
-                u->match_param_numel += table_at(t, i)->numel;
-            }
-        }
-    }
+    uint64_t numel = 0;
+    size_t n = 0;
+    if (table_count_params(t, &u->match, &numel, &n))
+        ui_message(u, 1, "%s", err_msg());
+    u->match_params = n;
+    u->match_param_numel = numel;
     if (view_set_matches(&u->v, &u->match))
         ui_message(u, 1, "%s", err_msg());
 }
@@ -142,6 +136,7 @@ static void draw_prompt(ui *u, const char *label, const char *buf,
     if (y + 1 < u->rows) {
         move(y + 1, 0);
         clrtoeol();
+        ui_draw_marks(u, y + 1);
         if (u->prompt_col > 0 && u->msg_err) {
             int col = lw + (int)u->prompt_col - 1 -
                       ui_width(buf, start);
@@ -151,6 +146,7 @@ static void draw_prompt(ui *u, const char *label, const char *buf,
                 addch('^');
             }
         } else {
+            move(y + 1, 0);
             ui_color_set(u, UIC_DIM);
             ui_put(u, "Enter confirm  Esc cancel", 25, u->cols);
         }

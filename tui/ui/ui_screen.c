@@ -206,6 +206,7 @@ attr_t ui_color_attr(const ui *u, enum ui_color c)
         /* no colour: keep the meaning with attributes alone */
         switch (c) {
         case UIC_HEADER: case UIC_BOX: case UIC_MATCH: return A_REVERSE;
+        case UIC_WARN: return A_REVERSE | A_BOLD;
         case UIC_FROZEN: case UIC_ERROR: return A_BOLD;
         case UIC_BUFFER: case UIC_DIM: return A_DIM;
         default: return A_NORMAL;
