@@ -13,7 +13,8 @@ reference for every number here:
 - `--list --json` marks the duplicate with tied_to = the name that
   named_parameters() keeps;
 - a plan freezing the decoder lists both names, and the frozen-parameter
-  elements agree with PyTorch's.
+  elements agree with PyTorch's;
+- 200,000 names of one tensor (a hostile file) are handled in linear time.
 
 Env: TUI, FIX. Prints "test_ties: N passed, N failed".
 """
@@ -100,6 +101,18 @@ def main():
         m = re.search(r"trainable_parameters: ([0-9]+)", text)
         check(m is not None and int(m.group(1)) == total - 32000,
               "the plan's trainable_parameters = PyTorch's", text[:400])
+        # a hostile file: 200,000 names on one tensor stay linear (a walk
+        # of the whole group per name would be 4e10 steps)
+        big = os.path.join(tmp, "ties.pt")
+        t = torch.zeros(4)
+        torch.save({"w%d" % i: t for i in range(200000)}, big)
+        rc, out, err = checks.run_tui("--summary", "--freeze", "w1*",
+                                      "--unfreeze", "w12", "--invert", big,
+                                      timeout=120)
+        s = summary_numbers(out.decode())
+        check(rc == 0 and s["parameters"] == 4 and s["frozen"] == 4,
+              "200,000 tied names: one parameter of 4 elements, frozen",
+              (rc, s, err[-300:]))
     return checks.finish(NAME)
 
 
