@@ -6,6 +6,8 @@
  * POSIX regex (a second, independent matcher). */
 #include "check.h"
 
+#include <locale.h>
+
 #include <stdlib.h>
 
 #include "../../tui/core/err.h"
@@ -490,8 +492,31 @@ static void test_deepseek(void)
     table_free(&t);
 }
 
+/* A regex works on bytes whatever the locale: the editor sets LC_CTYPE
+ * from the environment, and the command line and trainer do not, so a
+ * UTF-8 locale must not change what `re:` matches. */
+static void test_regex_locale(void)
+{
+    const char *name = "caf\xc3\xa9.w";
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !setlocale(LC_CTYPE, "C.UTF-8"))
+            break; /* no UTF-8 locale here: the C pass is all there is */
+        pattern *one = pattern_compile("re:^caf.\\.w$", NULL);
+        pattern *two = pattern_compile("re:^caf..\\.w$", NULL);
+        CHECK(one && two);
+        if (one && two) {
+            CHECK(!pattern_match(one, name, strlen(name)));
+            CHECK(pattern_match(two, name, strlen(name)));
+        }
+        pattern_free(one);
+        pattern_free(two);
+    }
+    setlocale(LC_CTYPE, "C");
+}
+
 int main(void)
 {
+    test_regex_locale();
     test_forms();
     test_length();
     test_errors();

@@ -90,6 +90,7 @@ static const char *const odd[] = {
     "caf\xc3\xa9.w\xe2\x82\xac", "a,b", ".inf", "<<", "=", "a:b", "x.1:30",
     "layer1.0.conv1.weight", "\xef\xbb\xbf" "bom", "---", "...", "%TAG",
     "1:30", "-1.5", "+1", "0o17", "1_000", "bf16", "e", "Off", "0b1",
+    "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10", "2002-1-5",
 };
 
 static void fill_plan(plan *p)

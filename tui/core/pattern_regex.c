@@ -8,6 +8,7 @@
  */
 #include "pattern_impl.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,32 @@ static int regex_check_safe(const char *r, size_t *err_col)
     return 0;
 }
 
+/* The C locale. regcomp and regexec read the thread's locale (bytes or
+ * multibyte characters, collation of ranges), and the editor sets
+ * LC_CTYPE from the environment to draw UTF-8, so a regex runs under the
+ * C locale in every mode: on bytes, the same everywhere. (locale_t)0
+ * when it cannot be made; the process locale is used then. */
+static locale_t c_locale(void)
+{
+    static locale_t c;
+    if (!c)
+        c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    return c;
+}
+
+/* uselocale(c) when c is a locale; returns the locale to restore. */
+static locale_t enter_c(void)
+{
+    locale_t c = c_locale();
+    return c ? uselocale(c) : (locale_t)0;
+}
+
+static void leave_c(locale_t old)
+{
+    if (old)
+        uselocale(old);
+}
+
 int pattern_regex_compile(pattern *p, size_t *err_col)
 {
     int rc;
@@ -213,7 +240,9 @@ int pattern_regex_compile(pattern *p, size_t *err_col)
         return fail_at(err_col, 4, "empty regex after 're:'");
     if (regex_check_safe(p->src + 3, err_col))
         return -1;
+    locale_t old = enter_c();
     rc = regcomp(&p->re, p->src + 3, REG_EXTENDED | REG_NOSUB);
+    leave_c(old);
     if (rc != 0) {
         char msg[256], what[320];
         regerror(rc, &p->re, msg, sizeof msg);
@@ -228,18 +257,23 @@ int pattern_regex_match(const pattern *p, const char *name, size_t len)
 {
     if (p->re_lit && !memmem(name, len, p->re_lit, p->re_lit_len))
         return 0;
+    int rc;
+    locale_t old = enter_c();
 #ifdef REG_STARTEND
     regmatch_t m[1];
     m[0].rm_so = 0;
     m[0].rm_eo = (regoff_t)len;
-    return regexec(&p->re, name, 1, m, REG_STARTEND) == 0;
+    rc = regexec(&p->re, name, 1, m, REG_STARTEND);
 #else
     char buf[TABLE_MAX_NAME + 1];
-    if (len > TABLE_MAX_NAME)
-        return 0;
-    memcpy(buf, name, len);
-    buf[len] = '\0';
-    return regexec(&p->re, buf, 0, NULL, 0) == 0;
+    rc = 1;
+    if (len <= TABLE_MAX_NAME) {
+        memcpy(buf, name, len);
+        buf[len] = '\0';
+        rc = regexec(&p->re, buf, 0, NULL, 0);
+    }
 #endif
+    leave_c(old);
+    return rc == 0;
 }
 

@@ -204,6 +204,16 @@ static int needs_double_quotes(const char *s)
         else if (!strchr("+-._:eE", u[i]))
             numberish = 0;
     }
+    /* a YAML 1.1 timestamp starts YYYY-M-D (2001-12-14t21:59:43.10-05:00,
+     * 2001-12-14 21:59:43.10): quote anything that starts so */
+    size_t k = 0;
+    while (k < 4 && u[k] >= '0' && u[k] <= '9')
+        k++;
+    if (k == 4 && u[4] == '-' && u[5] >= '0' && u[5] <= '9') {
+        size_t m = 6 + (u[6] >= '0' && u[6] <= '9');
+        if (u[m] == '-' && u[m + 1] >= '0' && u[m + 1] <= '9')
+            return 1;
+    }
     /* 0x1F, 0o17, 0b101 (after a sign) */
     const char *q = s + (s[0] == '+' || s[0] == '-');
     if (q[0] == '0' && q[1] && strchr("xXoObB", q[1]))

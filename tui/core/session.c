@@ -103,6 +103,14 @@ static int apply_rules(session *s, const session_rule *rules, size_t n,
     if (bitset_init(&target, s->t.count))
         return err_set("out of memory");
     bitset_copy(&target, &s->fs.frozen);
+    /* a preset's rules that match nothing here are not recorded: in the
+     * plan they would make every later resolution of it fail */
+    unsigned char *keep = calloc(n ? n : 1, 1);
+    size_t nkeep = 0;
+    if (!keep) {
+        bitset_free(&target);
+        return err_set("out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
         size_t matched;
         unsigned long long numel;
@@ -122,35 +130,40 @@ static int apply_rules(session *s, const session_rule *rules, size_t n,
         }
         r.matched_tensors += matched;
         r.matched_numel += numel;
+        keep[i] = matched > 0 || !is_preset;
+        nkeep += keep[i];
     }
     if (is_preset && n > 0 && r.empty_rules == n && !allow_empty) {
         err_set("the preset matches nothing in %s", s->checkpoint);
         goto fail;
     }
     step.rules_before = s->nrules;
-    step.rules_added = n;
-    if (grow((void **)&s->rules, &s->rules_cap, s->nrules + n,
+    step.rules_added = nkeep;
+    if (grow((void **)&s->rules, &s->rules_cap, s->nrules + nkeep,
              sizeof *s->rules) ||
         grow((void **)&s->undo, &s->undo_cap, s->nundo + 1,
              sizeof *s->undo))
         goto fail;
-    step.rules = calloc(n ? n : 1, sizeof *step.rules);
+    step.rules = calloc(nkeep ? nkeep : 1, sizeof *step.rules);
     if (!step.rules) {
         err_set("out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) {
-        step.rules[i].kind = rules[i].kind;
-        if (rules[i].pattern && !(step.rules[i].pattern =
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        step.rules[k].kind = rules[i].kind;
+        if (rules[i].pattern && !(step.rules[k].pattern =
                                       strdup(rules[i].pattern))) {
             err_set("out of memory");
             goto fail;
         }
+        k++;
     }
     if (freeze_assign(&s->fs, &target, &r.change))
         goto fail;
     step.changed = r.change.tensors_changed > 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < nkeep; i++) {
         s->rules[s->nrules].kind = step.rules[i].kind;
         s->rules[s->nrules].pattern =
             step.rules[i].pattern ? strdup(step.rules[i].pattern) : NULL;
@@ -159,14 +172,16 @@ static int apply_rules(session *s, const session_rule *rules, size_t n,
     s->undo[s->nundo++] = step;
     steps_clear(s->redo, &s->nredo);
     bitset_free(&target);
+    free(keep);
     if (res)
         *res = r;
     return 0;
 fail:
     if (step.rules)
-        rules_free(step.rules, n);
+        rules_free(step.rules, nkeep);
     free(step.rules);
     bitset_free(&target);
+    free(keep);
     return -1;
 }
 
