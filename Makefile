@@ -60,6 +60,7 @@ DEPFLAGS = -MMD -MP
 
 # --- sources -------------------------------------------------------------
 LIB_SRC := $(wildcard tui/core/*.c) $(wildcard tui/formats/*.c)
+LIB_SRC += $(wildcard tui/export/*.c)
 CLI_SRC := tui/main.c $(wildcard tui/cli/*.c)
 UI_SRC := $(wildcard tui/ui/*.c)
 TRAIN_SRC := $(wildcard tui/train/*.c)

@@ -240,9 +240,10 @@ static int run(const options *o)
                          : list_print_text(stdout, &j.t, NULL);
         goto out;
     }
-    if (job_open_session(&j, o, stderr) || run_ops(o, &j.s, &j.pl) ||
-        (o->output && write_plan(&j.s, o->output)))
+    if (job_open_session(&j, o, stderr) || run_ops(o, &j.s, &j.pl))
         goto out;
+    /* The view first, the plan after: a view that fails (an export the
+     * consumer cannot express) leaves no plan written. */
     session *s = &j.s;
     switch (o->mode) {
     case MODE_LIST:
@@ -257,6 +258,8 @@ static int run(const options *o)
         rc = o->output ? 0 : report_summary(stdout, s);
         break;
     }
+    if (rc == 0 && o->output && write_plan(s, o->output))
+        rc = -1;
 out:
     job_free(&j);
     return rc ? fail() : 0;

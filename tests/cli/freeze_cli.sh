@@ -8,7 +8,8 @@
 # names and still works; the same model as .pt and .safetensors has one
 # fingerprint (the one docs/plan-format.md defines, computed here in
 # Python); empty and malformed patterns; every bad plan of
-# bad_plans/manifest.tsv; --export names/axolotl; --tree --depth 1 states;
+# bad_plans/manifest.tsv; --export names/axolotl/modules/llamafactory;
+# --tree --depth 1 states;
 # --summary counts; --presets CHECKPOINT; usage errors.
 #
 # Env: TUI (the binary), FIX (the fixtures folder), PYTHON (with PyYAML).
@@ -102,15 +103,28 @@ elif cmd == "prefix_count":    # EXPECTED PREFIX...: parameters under them
           if any(t["name"] == p or t["name"].startswith(p + ".")
                  for p in args[1:])]
     print(len(ps), "{:,}".format(sum(t["numel"] for t in ps)))
-elif cmd == "axolotl":         # EXPORT LISTJSON: regexes pick the trainable
+elif cmd == "axolotl":         # EXPORT LISTJSON [TIED...]: as Axolotl reads it
     doc = yaml.safe_load(open(args[0])) or {}
-    rx = doc.get("unfrozen_parameters") or []
-    ps = params(lst(args[1]))
-    got = [t["name"] for t in ps if any(re.match(r, t["name"]) for r in rx)]
+    rx = []
+    for p in doc.get("unfrozen_parameters") or []:
+        m = re.match(r"^(.+)\[([0-9]*)(?::([0-9]*))?\]$", p)
+        rx.append(re.compile(re.sub(r"\.(?!\+)", "\\.", m.group(1) if m else p)))
+    ps = [t for t in params(lst(args[1])) if t["name"] not in args[2:]]
+    got = [t["name"] for t in ps if not rx or any(r.match(t["name"]) for r in rx)]
     want = [t["name"] for t in ps if t["trainable"]]
     if got != want:
         sys.exit("selected %s, trainable %s" % (sorted(set(got) - set(want))[:5],
                                                  sorted(set(want) - set(got))[:5]))
+elif cmd == "modules":         # EXPORT LISTJSON [TIED...]: get_submodule paths
+    doc = yaml.safe_load(open(args[0]))
+    mods, names = doc["modules"] or [], doc["parameters"] or []
+    ps = [t for t in params(lst(args[1])) if t["name"] not in args[2:]]
+    got = [t["name"] for t in ps if t["name"] in names or
+           any(m == "" or t["name"].startswith(m + ".") for m in mods)]
+    want = [t["name"] for t in ps if not t["trainable"]]
+    if got != want:
+        sys.exit("freezes %s, frozen %s" % (sorted(set(got) - set(want))[:5],
+                                             sorted(set(want) - set(got))[:5]))
 elif cmd == "tree1":           # TREE LISTJSON: depth-1 lines and states
     doc = lst(args[1])
     want = {}
@@ -379,7 +393,13 @@ expect "bad plans: the manifest lists at least 30" test "$nbad" -ge 30
 # 6. exports
 
 # export_case LABEL CHECKPOINT OPS...: --export names is the frozen list;
-# the axolotl regexes (re.match) select exactly the trainable parameters.
+# the axolotl list, read as Axolotl reads it (freeze_layers_except: dots
+# literal, re.match, an empty list trains everything), selects exactly the
+# trainable named parameters, and a fully frozen plan is refused in one
+# line; the modules export freezes exactly the frozen ones; llamafactory
+# exports or refuses in one line (tests/parity/test_exports.py checks
+# all of them against their consumers on the whole pattern corpus).
+# $skip: tied duplicates, which model.named_parameters() does not list.
 export_case() {
     label=$1
     ck=$2
@@ -388,17 +408,46 @@ export_case() {
     t xn.out xn.err "$@" --export names "$ck"
     same "export names ($label)" "$(cat "$tmp/xn.out")" "$(h frozen "$tmp/x.json")"
     t xa.out xa.err "$@" --export axolotl "$ck"
-    same "export axolotl exit ($label)" "$rc" 0
-    expect "export axolotl selects the trainable ($label)" \
-        h axolotl "$tmp/xa.out" "$tmp/x.json"
+    if [ -z "$(h trainable "$tmp/x.json")" ]; then
+        same "export axolotl refuses all frozen ($label)" "$rc" 2
+        same "export axolotl refusal one line ($label)" \
+            "$(grep -c 'every parameter is frozen' "$tmp/xa.err")" 1
+    else
+        same "export axolotl exit ($label)" "$rc" 0
+        expect "export axolotl selects the trainable ($label)" \
+            h axolotl "$tmp/xa.out" "$tmp/x.json" $skip
+    fi
+    t xm.out xm.err "$@" --export modules "$ck"
+    same "export modules exit ($label)" "$rc" 0
+    expect "export modules freeze the frozen ($label)" \
+        h modules "$tmp/xm.out" "$tmp/x.json" $skip
+    t xl.out xl.err "$@" --export llamafactory "$ck"
+    if [ "$rc" -eq 0 ]; then
+        expect "export llamafactory writes freeze settings ($label)" \
+            grep -qE '^finetuning_type: (freeze|full)$' "$tmp/xl.out"
+    else
+        same "export llamafactory refusal one line ($label)" \
+            "$rc $(grep -c '^tui: ' "$tmp/xl.err") $(nlines "$tmp/xl.out")" \
+            "2 1 0"
+    fi
 }
+skip=
 export_case "resnet18 mixed" "$R" --freeze layer1 --freeze layer2.0.conv1 \
     --freeze bn1.bias --freeze 'layer3.*.bn?'
 export_case "resnet18 plan a" "$R" --plan "$tmp/a.yaml"
 export_case "resnet18 all frozen" "$R" --freeze '**'
 export_case "resnet18 nothing frozen" "$R" --freeze fc --unfreeze fc
+# a command that fails writes nothing: the export is refused, so -o is not
+# written either
+t xo.out xo.err "$R" --freeze '**' --export axolotl -o "$tmp/xo.yaml"
+same "refused export with -o: exit 2" "$rc" 2
+expect "refused export with -o: no plan written" test ! -e "$tmp/xo.yaml"
+skip=cls.predictions.decoder.weight
 export_case "tied bert" "$TIED" --freeze bert.encoder.layer.0 \
     --freeze cls.predictions.bias --freeze fused.k --freeze logit_scale
+export_case "tied bert, embeddings frozen" "$TIED" \
+    --freeze bert.embeddings --freeze cls.predictions.transform
+skip=
 export_case "vit" "$VIT" --freeze encoder.layers.encoder_layer_0 \
     --freeze class_token --freeze 're:\.ln_1\.bias$'
 export_case "mobilenet preset" "$MOB" --preset bitfit --invert

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "../export/export.h"
 #include "list.h"
 
 const char *report_count(unsigned long long n, char *buf, size_t cap)
@@ -51,6 +52,10 @@ int report_summary(FILE *out, session *s)
             tot.tensors, tot.parameters, tot.buffers);
     fprintf(out, "parameters   %s\n",
             report_count(tot.parameter_numel, a, sizeof a));
+    if (tot.aliases)
+        fprintf(out, "tied         %zu %s, counted once\n", tot.aliases,
+                tot.aliases == 1 ? "name is another name of a parameter"
+                                 : "names are other names of parameters");
     fprintf(out, "trainable    %s (%.1f%%) in %zu tensors\n",
             report_count(tnumel, b, sizeof b),
             pct(tnumel, tot.parameter_numel), ttot);
@@ -99,54 +104,13 @@ int report_tree(FILE *out, const session *s, unsigned depth)
     return finish(out);
 }
 
-/* Writes name as an Axolotl regex: start-anchored, dots escaped. */
-static void axolotl_regex(FILE *out, const char *name, int subtree)
-{
-    fputs("  - \"^", out);
-    for (const char *p = name; *p; p++) {
-        if (strchr(".^$*+?()[]{}|\\", *p))
-            fputs("\\\\", out);
-        if (*p == '"')
-            fputs("\\", out);
-        fputc(*p, out);
-    }
-    fputs(subtree ? "\\\\.\"\n" : "$\"\n", out);
-}
-
 int report_export(FILE *out, const session *s, const char *format)
 {
-    char path[8192];
-    if (strcmp(format, "names") == 0) {
-        for (size_t i = 0; i < s->t.count; i++)
-            if (table_at(&s->t, i)->kind == TK_PARAMETER &&
-                freeze_is_frozen(&s->fs, i))
-                fprintf(out, "%s\n", table_name(&s->t, i));
-        return finish(out);
-    }
-    if (strcmp(format, "axolotl") != 0)
-        return err_set("unknown export format '%s' (expected axolotl or "
-                       "names)", format);
-    fputs("# Axolotl: the parameters to train (every other one is frozen)\n"
-          "unfrozen_parameters:\n", out);
-    const tree_node *root = tree_root(&s->tr);
-    const tree_node *n = root->child;
-    while (n) {
-        tree_state st = tree_node_state(n);
-        if (st == TREE_PARTIAL && n->child) {
-            n = n->child;
-            continue;
-        }
-        if (st == TREE_TRAINABLE || st == TREE_PARTIAL) {
-            tree_node_path(&s->tr, n, path, sizeof path);
-            axolotl_regex(out, path, n->child != NULL && n->tensor < 0);
-        }
-        while (n && !n->next && n != root)
-            n = n->parent;
-        if (!n || n == root)
-            break;
-        n = n->next;
-    }
-    return finish(out);
+    const export_format *f = export_find(format);
+    if (!f)
+        return err_set("unknown export format '%s' (expected %s)", format,
+                       export_format_names());
+    return f->write(out, s);
 }
 
 int report_presets(FILE *out, const preset_list *l, session *s)
@@ -180,7 +144,8 @@ int report_presets(FILE *out, const preset_list *l, session *s)
         for (size_t k = 0; k < s->t.count; k++)
             if (table_at(&s->t, k)->kind == TK_PARAMETER &&
                 bitset_get(&b, k)) {
-                fz += table_at(&s->t, k)->numel;
+                if (!(table_at(&s->t, k)->flags & TF_ALIAS))
+                    fz += table_at(&s->t, k)->numel;
                 nt++;
             }
         if (r.matched_tensors == 0)

@@ -16,10 +16,10 @@ int report_summary(FILE *out, session *s);
  * Returns 0, or -1 with err set. */
 int report_tree(FILE *out, const session *s, unsigned depth);
 
-/* `axolotl`: Axolotl's unfrozen_parameters list (start-anchored regexes,
- * one per trainable module subtree or tensor); `names`: the frozen
- * parameter names, one per line. Returns 0, or -1 with err set (unknown
- * format). */
+/* The plan for another tool, written by tui/export/ (export.h):
+ * `axolotl`, `llamafactory`, `modules` or `names`. Returns 0, or -1 with
+ * err set and nothing written (unknown format, a plan the consumer cannot
+ * express, a write error). */
 int report_export(FILE *out, const session *s, const char *format);
 
 /* Lists the presets; with a session (may be NULL), what each would freeze
