@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../core/err.h"
-#include "jsonw.h"
+#include "../core/jsonw.h"
 
 /* Whether tensor i counts as trainable: a parameter, not frozen by the
  * plan, and (TorchScript) saved with requires_grad. */

@@ -6,6 +6,7 @@
 
 #include "../core/atomic.h"
 #include "../core/err.h"
+#include "../core/jsonw.h"
 #include "train_impl.h"
 
 /* A JSON number, or null when not finite. */
@@ -15,22 +16,6 @@ static void jnum(char *buf, size_t cap, double v)
         snprintf(buf, cap, "%.9g", v);
     else
         snprintf(buf, cap, "null");
-}
-
-/* Writes s as a JSON string. */
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 /* report.json: the figures above, then the frozen parameters by name. */
@@ -47,7 +32,7 @@ static int write_json(trainer *t, const char *head, size_t len)
     for (size_t i = 0; i < t->mt.count; i++)
         if (bitset_get(&t->frozen, i)) {
             fputs(k++ ? "," : "", f);
-            jstr(f, table_name(&t->mt, i));
+            jsonw_string(f, table_name(&t->mt, i), table_at(&t->mt, i)->name_len);
         }
     fputs("]}\n", f);
     if (fclose(f) != 0) {

@@ -65,15 +65,20 @@ static int same_file(const char *a, const char *b)
            sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* <checkpoint>.plan.yaml beside the checkpoint (a folder's trailing
- * slashes dropped). */
-static void default_plan_path(const char *ckpt, char *buf, size_t cap)
+/* The checkpoint path without a folder's trailing slashes, into tmp. */
+static void strip_slashes(const char *ckpt, char *tmp, size_t cap)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", ckpt);
+    snprintf(tmp, cap, "%s", ckpt);
     size_t n = strlen(tmp);
     while (n > 1 && tmp[n - 1] == '/')
         tmp[--n] = '\0';
+}
+
+/* <checkpoint>.plan.yaml beside the checkpoint. */
+static void default_plan_path(const char *ckpt, char *buf, size_t cap)
+{
+    char tmp[4096];
+    strip_slashes(ckpt, tmp, sizeof tmp);
     snprintf(buf, cap, "%s.plan.yaml", tmp);
 }
 
@@ -83,10 +88,7 @@ static void default_plan_path(const char *ckpt, char *buf, size_t cap)
 static void checkpoint_stem(const char *ckpt, char *buf, size_t cap)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", ckpt);
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/')
-        tmp[--n] = '\0';
+    strip_slashes(ckpt, tmp, sizeof tmp);
     const char *slash = strrchr(tmp, '/');
     const char *base = slash && slash[1] ? slash + 1 : tmp;
     char stem[4096];

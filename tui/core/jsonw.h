@@ -1,8 +1,9 @@
-/* jsonw.h: a streaming JSON writer for the --json outputs.
+/* jsonw.h: JSON strings for every JSON tui writes (--list --json, the
+ * trainer's report.json).
  * Strings are escaped per RFC 8259; bytes that are not valid UTF-8 are
  * written as \ufffd so the output is always valid JSON. */
-#ifndef TUI_CLI_JSONW_H
-#define TUI_CLI_JSONW_H
+#ifndef TUI_CORE_JSONW_H
+#define TUI_CORE_JSONW_H
 
 #include <stddef.h>
 #include <stdio.h>
