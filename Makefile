@@ -162,13 +162,15 @@ unit: $(TEST_BIN)
 
 # `make test` runs every test twice: on the optimized build, then on an
 # ASan+UBSan build (leaks reported as failures). `make test-fast` runs the
-# first pass only.
+# first pass only. The sanitizer pass kills the trainer at 50 points of
+# its checkpoint writes instead of 200 (tests/cli/kill_ckpt.sh: each point
+# is a libtorch start, 1.7 s there); the first pass keeps all 200.
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit
 	@echo "--- the same tests under ASan+UBSan (build-san/)"
-	@BUILD=build-san PYTHON=$(PYTHON) sh tests/run.sh
+	@BUILD=build-san PYTHON=$(PYTHON) KILL_POINTS=$${KILL_POINTS:-50} sh tests/run.sh
 
 test-fast: deps
 	@$(MAKE) --no-print-directory all unit

@@ -119,6 +119,7 @@ static int resolve(const char *text, int allow_empty, bitset *out,
     make_table(&t);
     CHECK(table_link_ties(&t) == 0);
     plan_init(&p);
+    memset(report, 0, cap); /* fmemopen need not write a NUL when unused */
     FILE *f = fmemopen(report, cap, "w");
     int rc = plan_parse("p.yaml", text, strlen(text), &p);
     if (rc == 0) {
