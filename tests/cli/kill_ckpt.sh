@@ -144,16 +144,27 @@ resume_check() {
 }
 
 # the kill points: every call of the first and the last save (the first
-# publication, the first prune, the last checkpoint), and the rest
-# spread evenly so that both sides of each make >= KILL_POINTS kills
+# publication, the first prune, the last checkpoint) except the middle
+# writes of the state file (each chunk boundary is like the next; the
+# first and last write of each save stay), and the rest spread evenly so
+# that both sides of each make >= KILL_POINTS kills
 first=$(grep ' rename-old$' "$tmp/calls.log" | head -n 1 | cut -d' ' -f1)
 last_start=$(grep ' mkdir-tmp$' "$tmp/calls.log" | tail -n 1 | cut -d' ' -f1)
-fixed=$(( first + 2 + total - last_start + 1 ))
+fixed_points=$(awk -v a="$((first + 2))" -v b="$last_start" '
+    { n = $1; w = ($2 == "write") }
+    n <= a || n >= b {
+        if (!w) { if (pw) print pw; pw = ""; print n; inw = 0; next }
+        if (!inw) { print n; inw = 1; pw = ""; next }
+        pw = n; next
+    }
+    { if (pw) print pw; pw = ""; inw = 0 }
+    END { if (pw) print pw }' "$tmp/calls.log")
+fixed=$(echo "$fixed_points" | wc -l)
 per_side=$(( (KILL_POINTS + 1) / 2 - fixed ))
 [ "$per_side" -ge 10 ] || per_side=10
 stepk=$(( total / per_side ))
 [ "$stepk" -ge 1 ] || stepk=1
-points=$( { seq 1 $((first + 2)); seq "$last_start" "$total"; seq 1 "$stepk" "$total"; } |
+points=$( { echo "$fixed_points"; seq 1 "$stepk" "$total"; } |
     sort -n | uniq | awk -v t="$total" '$1 >= 1 && $1 <= t')
 npoints=0
 resumed=0
