@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/headless.h"
+#include "core/human.h"
 #include "cli/list.h"
 #include "cli/options.h"
 #include "cli/report.h"
@@ -211,8 +212,8 @@ static int write_plan(session *s, const char *path)
         return -1;
     freeze_counts(&s->fs, &ft, &fn, &tn);
     fprintf(stderr, "wrote %s: %zu tensors frozen (%s parameters), %s "
-            "trainable\n", path, ft, report_count(fn, a, sizeof a),
-            report_count(tn, b, sizeof b));
+            "trainable\n", path, ft, human_count(fn, a, sizeof a),
+            human_count(tn, b, sizeof b));
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/human.h"
 #include "../core/err.h"
 #include "../core/jsonw.h"
 
@@ -19,23 +20,6 @@ static int is_trainable(const table *t, size_t i, const bitset *frozen)
     if (strcmp(t->format, "torchscript") == 0 && !frozen)
         return (x->flags & TF_REQUIRES_GRAD) != 0;
     return 1;
-}
-
-const char *list_human_bytes(unsigned long long n, char *buf, size_t cap)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB",
-                                        "PiB"};
-    double v = (double)n;
-    unsigned u = 0;
-    while (v >= 1024.0 && u + 1 < sizeof units / sizeof *units) {
-        v /= 1024.0;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, cap, "%llu B", n);
-    else
-        snprintf(buf, cap, "%.1f %s", v, units[u]);
-    return buf;
 }
 
 static int shape_text(const table *t, size_t i, char *buf, size_t cap)
@@ -88,7 +72,7 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
         fprintf(out, "%-*s  %-*s  %-11s %15llu %11s  %-9s %s", (int)wname,
                 table_name(t, i), (int)wshape, shape,
                 dtype_name((dtype)x->dtype), (unsigned long long)x->numel,
-                list_human_bytes(x->nbytes, hb, sizeof hb),
+                human_bytes(x->nbytes, hb, sizeof hb),
                 table_kind_name((tensor_kind)x->kind), state);
         if (x->flags & TF_ALIAS)
             fprintf(out, "  (tied to %s)",
@@ -107,7 +91,7 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
             t->format, t->nfiles, t->nfiles == 1 ? "" : "s", tot.tensors,
             tot.parameters, tot.buffers,
             (unsigned long long)tot.parameter_numel, trainable,
-            list_human_bytes(tot.bytes, hb, sizeof hb));
+            human_bytes(tot.bytes, hb, sizeof hb));
     if (tot.aliases)
         fprintf(out, "tied: %zu %s (counted once)\n", tot.aliases,
                 tot.aliases == 1 ? "name is another name of a parameter "
@@ -117,7 +101,7 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
     if (tot.other_tensors)
         fprintf(out, "outside the model: %zu tensors (optimizer state and "
                 "other), %s\n", tot.other_tensors,
-                list_human_bytes(tot.other_bytes, hb, sizeof hb));
+                human_bytes(tot.other_bytes, hb, sizeof hb));
     return finish(out);
 }
 

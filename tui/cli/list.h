@@ -18,8 +18,5 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen);
  * with err set when writing fails. */
 int list_print_json(FILE *out, const table *t, const bitset *frozen);
 
-/* Formats a byte count for people ("44.6 MiB", "512 B") into buf.
- * Returns buf. Cannot fail. */
-const char *list_human_bytes(unsigned long long n, char *buf, size_t cap);
 
 #endif

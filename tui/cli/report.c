@@ -4,23 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/human.h"
 #include "../core/err.h"
 #include "../export/export.h"
 #include "list.h"
-
-const char *report_count(unsigned long long n, char *buf, size_t cap)
-{
-    char tmp[32];
-    int len = snprintf(tmp, sizeof tmp, "%llu", n);
-    size_t k = 0;
-    for (int i = 0; i < len && k + 1 < cap; i++) {
-        if (i > 0 && (len - i) % 3 == 0 && k + 2 < cap)
-            buf[k++] = ',';
-        buf[k++] = tmp[i];
-    }
-    buf[k] = '\0';
-    return buf;
-}
 
 static int finish(FILE *out)
 {
@@ -51,19 +38,19 @@ int report_summary(FILE *out, session *s)
     fprintf(out, "tensors      %zu (%zu parameters, %zu buffers)\n",
             tot.tensors, tot.parameters, tot.buffers);
     fprintf(out, "parameters   %s\n",
-            report_count(tot.parameter_numel, a, sizeof a));
+            human_count(tot.parameter_numel, a, sizeof a));
     if (tot.aliases)
         fprintf(out, "tied         %zu %s, counted once\n", tot.aliases,
                 tot.aliases == 1 ? "name is another name of a parameter"
                                  : "names are other names of parameters");
     fprintf(out, "trainable    %s (%.1f%%) in %zu tensors\n",
-            report_count(tnumel, b, sizeof b),
+            human_count(tnumel, b, sizeof b),
             pct(tnumel, tot.parameter_numel), ttot);
     fprintf(out, "frozen       %s (%.1f%%) in %zu tensors\n",
-            report_count(fnumel, c, sizeof c),
+            human_count(fnumel, c, sizeof c),
             pct(fnumel, tot.parameter_numel), ft);
     fprintf(out, "size         %s\n\n",
-            list_human_bytes(tot.bytes, a, sizeof a));
+            human_bytes(tot.bytes, a, sizeof a));
     if (memory_write_report(out, &e))
         return -1;
     return finish(out);
@@ -93,8 +80,8 @@ int report_tree(FILE *out, const session *s, unsigned depth)
         seg = seg ? seg + 1 : path;
         fprintf(out, "%s %*s%s%s  %s params  %s", state_mark(n),
                 (int)(2 * (n->depth - 1)), "", seg, n->child ? "/" : "",
-                report_count(n->param_numel, cnt, sizeof cnt),
-                list_human_bytes(n->bytes, hb, sizeof hb));
+                human_count(n->param_numel, cnt, sizeof cnt),
+                human_bytes(n->bytes, hb, sizeof hb));
         if (n->param_numel && n->frozen_numel &&
             n->frozen_numel != n->param_numel)
             fprintf(out, "  (%.1f%% frozen)",
@@ -152,7 +139,7 @@ int report_presets(FILE *out, const preset_list *l, session *s)
             fprintf(out, "    here: matches nothing on this model\n");
         else
             fprintf(out, "    here: frozen then %zu tensors, %s parameters "
-                    "(%.1f%%)\n", nt, report_count(fz, a, sizeof a),
+                    "(%.1f%%)\n", nt, human_count(fz, a, sizeof a),
                     pct(fz, tot.parameter_numel));
     }
     if (s)
@@ -166,9 +153,9 @@ void report_operation(FILE *out, const char *what, const session *s,
     char a[32], b[32];
     fprintf(out, "%s: matched %zu tensors (%s parameters), changed %zu "
             "tensors (%s parameters)", what, r->matched_tensors,
-            report_count(r->matched_numel, a, sizeof a),
+            human_count(r->matched_numel, a, sizeof a),
             (size_t)r->change.tensors_changed,
-            report_count(r->change.numel_changed, b, sizeof b));
+            human_count(r->change.numel_changed, b, sizeof b));
     if (r->empty_rules)
         fprintf(out, "; %zu rule%s matched nothing", r->empty_rules,
                 r->empty_rules == 1 ? "" : "s");
@@ -178,5 +165,5 @@ void report_operation(FILE *out, const char *what, const session *s,
     freeze_counts(&s->fs, &ft, &fn, &tn);
     if (tn == 0 && fn > 0)
         fprintf(out, "note: nothing is left trainable (all %s parameters "
-                "are frozen)\n", report_count(fn, a, sizeof a));
+                "are frozen)\n", human_count(fn, a, sizeof a));
 }

@@ -30,7 +30,5 @@ int report_presets(FILE *out, const preset_list *l, session *s);
 void report_operation(FILE *out, const char *what, const session *s,
                       const session_result *r);
 
-/* Formats n with thousands separators into buf. Returns buf. */
-const char *report_count(unsigned long long n, char *buf, size_t cap);
 
 #endif

@@ -1,6 +1,8 @@
 /* memory.c: the training-memory estimate (see memory.h, docs/memory.md). */
 #include "memory.h"
 
+#include "human.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,28 +276,12 @@ int memory_precision_parse(const char *s, mem_precision *out)
 }
 
 /* "46.6 MiB"-style size into buf. */
-static void human(char *buf, size_t cap, uint64_t b)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
-                                       "PiB", "EiB"};
-    double v = (double)b;
-    unsigned u = 0;
-    while (v >= 1024.0 && u < 6) {
-        v /= 1024.0;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, cap, "%" PRIu64 " B", b);
-    else
-        snprintf(buf, cap, "%.1f %s", v, unit[u]);
-}
-
 static int report_row(FILE *f, const char *label, uint64_t before,
                       uint64_t after)
 {
     char hb[32], ha[32];
-    human(hb, sizeof hb, before);
-    human(ha, sizeof ha, after);
+    human_bytes(before, hb, sizeof hb);
+    human_bytes(after, ha, sizeof ha);
     return fprintf(f, "  %-10s %18" PRIu64 " %10s %18" PRIu64 " %10s %6.1f%%\n",
                    label, before, hb, after, ha,
                    memory_percent_saved(before, after)) < 0 ? -1 : 0;

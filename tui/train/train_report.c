@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/human.h"
 #include "../core/atomic.h"
 #include "../core/err.h"
 #include "../core/jsonw.h"
@@ -45,18 +46,6 @@ static int write_json(trainer *t, const char *head, size_t len)
     return rc;
 }
 
-static void human_bytes(char *buf, size_t cap, uint64_t b)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)b;
-    int i = 0;
-    while (v >= 1024 && i < 4) {
-        v /= 1024;
-        i++;
-    }
-    snprintf(buf, cap, i ? "%.2f %s" : "%.0f %s", v, u[i]);
-}
-
 int train_report(trainer *t, int params_ok, int stats_ok)
 {
     uint64_t tt = 0, tn = 0, peak = 0;
@@ -91,10 +80,10 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     fprintf(o, "\n  trainable: %llu parameters in %llu tensors (of %llu)\n",
             (unsigned long long)tn, (unsigned long long)tt,
             (unsigned long long)(t->have_est ? t->est.param_numel : 0));
-    human_bytes(b1, sizeof b1, t->grad_bytes);
-    human_bytes(b2, sizeof b2, eg);
-    human_bytes(b3, sizeof b3, t->state_bytes);
-    human_bytes(b4, sizeof b4, eo);
+    human_bytes(t->grad_bytes, b1, sizeof b1);
+    human_bytes(eg, b2, sizeof b2);
+    human_bytes(t->state_bytes, b3, sizeof b3);
+    human_bytes(eo, b4, sizeof b4);
     fprintf(o, "  gradients: measured %llu bytes (%s), estimate %llu (%s)%s\n",
             (unsigned long long)t->grad_bytes, b1, (unsigned long long)eg, b2,
             grads_match ? ": equal" : ": DIFFERENT");
@@ -110,7 +99,7 @@ int train_report(trainer *t, int params_ok, int stats_ok)
                 pb->gradients == PLAN_UNSET ? -1LL : (long long)pb->gradients,
                 pb->optimizer == PLAN_UNSET ? -1LL : (long long)pb->optimizer);
     if (strcmp(t->device, "cuda") == 0) {
-        human_bytes(b1, sizeof b1, peak);
+        human_bytes(peak, b1, sizeof b1);
         fprintf(o, "  peak device memory: %llu bytes (%s)\n",
                 (unsigned long long)peak, b1);
     }

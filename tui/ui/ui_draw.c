@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/list.h"
-#include "../cli/report.h"
+#include "../core/human.h"
 #include "../core/err.h"
 #include "../core/utf8.h"
 #include "ui_impl.h"
@@ -126,8 +125,8 @@ static void draw_header(ui *u)
     move(0, 0);
     snprintf(line, sizeof line, " tui  %s  %s, %s tensors, %s params",
              base_name(s->checkpoint), s->t.format,
-             report_count(u->tot.tensors, c, sizeof c),
-             report_count(u->tot.parameter_numel, a, sizeof a));
+             human_count(u->tot.tensors, c, sizeof c),
+             human_count(u->tot.parameter_numel, a, sizeof a));
     int unsaved = ui_unsaved(u);
     const char *mark = unsaved ? " [+] unsaved " : "";
     int mw = (int)strlen(mark);
@@ -141,14 +140,14 @@ static void draw_header(ui *u)
     snprintf(line, sizeof line,
              " trainable %s (%.1f%%)  frozen %s (%.1f%%)  filter %s  "
              "sort %s",
-             report_count(all - fr, a, sizeof a), pct(all - fr, all),
-             report_count(fr, b, sizeof b), pct(fr, all),
+             human_count(all - fr, a, sizeof a), pct(all - fr, all),
+             human_count(fr, b, sizeof b), pct(fr, all),
              view_filter_name(u->v.filter),
              s->tr.sort == TREE_SORT_SIZE ? "size" : "name");
     if (u->v.has_matches) {
         size_t n = strlen(line);
         snprintf(line + n, sizeof line - n, "  matches %s",
-                 report_count(u->v.match_tensors, c, sizeof c));
+                 human_count(u->v.match_tensors, c, sizeof c));
     }
     move(1, 0);
     ui_color_set(u, UIC_NORMAL);
@@ -357,7 +356,7 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
                 shape_text(&s->t, n->tensor, tmp, sizeof tmp);
             else
                 snprintf(tmp, sizeof tmp, "%s tensors",
-                         report_count(n->tensors, num, sizeof num));
+                         human_count(n->tensors, num, sizeof num));
             if (n->tensor < 0)
                 attrset(ui_color_attr(u, UIC_DIM) | rev);
             put_right(u, tmp, L->shape_w - 1);
@@ -370,7 +369,7 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
             addch(' ');
         }
         if (L->params_w) {
-            report_count(n->param_numel, num, sizeof num);
+            human_count(n->param_numel, num, sizeof num);
             if ((int)strlen(num) > L->params_w - 1)
                 snprintf(num, sizeof num, "%.1fG",
                          (double)n->param_numel / 1e9);
@@ -378,7 +377,7 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
             addch(' ');
         }
         if (L->bytes_w) {
-            list_human_bytes(n->bytes, num, sizeof num);
+            human_bytes(n->bytes, num, sizeof num);
             put_right(u, num, L->bytes_w - 1);
         }
     }
@@ -418,14 +417,14 @@ static void panel_line(ui *u, int y, const char *name, uint64_t before,
     ui_color_set(u, UIC_NORMAL);
     put_str(u, name, 11);
     fill(11 - (int)strlen(name));
-    put_right(u, list_human_bytes(before, a, sizeof a), 11);
+    put_right(u, human_bytes(before, a, sizeof a), 11);
     if (bw > 4)
         draw_bar(u, before, scale, bw, A_NORMAL);
-    put_right(u, list_human_bytes(after, b, sizeof b), 11);
+    put_right(u, human_bytes(after, b, sizeof b), 11);
     if (bw > 4)
         draw_bar(u, after, scale, bw, ui_color_attr(u, UIC_TRAINABLE));
     if (before > after)
-        snprintf(c, sizeof c, "-%s", list_human_bytes(before - after, a,
+        snprintf(c, sizeof c, "-%s", human_bytes(before - after, a,
                                                       sizeof a));
     else
         snprintf(c, sizeof c, "%s", before == after ? "-" : "+");
@@ -449,8 +448,8 @@ static void draw_panel(ui *u, int y, int h)
     uint64_t bt = e->before.total, at = e->after.total;
     if (h < 8) {
         snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %.1f%%",
-                 opt, prec, list_human_bytes(bt, a, sizeof a),
-                 list_human_bytes(at, b, sizeof b),
+                 opt, prec, human_bytes(bt, a, sizeof a),
+                 human_bytes(at, b, sizeof b),
                  memory_percent_saved(bt, at));
         move(y, 0);
         ui_color_set(u, UIC_HEADER);
@@ -494,12 +493,12 @@ static void draw_panel(ui *u, int y, int h)
     snprintf(line, sizeof line,
              " trainable %s of %s parameters (%.1f%%) in %s of %s tensors;"
              " saves %s (%.1f%%)",
-             report_count(e->after.trainable_numel, a, sizeof a),
-             report_count(e->param_numel, b, sizeof b),
+             human_count(e->after.trainable_numel, a, sizeof a),
+             human_count(e->param_numel, b, sizeof b),
              pct(e->after.trainable_numel, e->param_numel),
-             report_count(e->after.trainable_tensors, c, sizeof c),
-             report_count(e->param_tensors, d, sizeof d),
-             list_human_bytes(bt > at ? bt - at : 0, g, sizeof g),
+             human_count(e->after.trainable_tensors, c, sizeof c),
+             human_count(e->param_tensors, d, sizeof d),
+             human_bytes(bt > at ? bt - at : 0, g, sizeof g),
              memory_percent_saved(bt, at));
     put_str(u, line, u->cols);
 }

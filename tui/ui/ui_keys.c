@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/list.h"
-#include "../cli/report.h"
+#include "../core/human.h"
 #include "../core/err.h"
 #include "ui_impl.h"
 
@@ -115,8 +114,8 @@ static void show_tensor(ui *u, long i)
              x->kind != TK_PARAMETER ? "never trained"
              : freeze_is_frozen(&u->s->fs, (size_t)i) ? "frozen"
                                                       : "trainable",
-             report_count(x->numel, a, sizeof a), once,
-             list_human_bytes(x->nbytes, b, sizeof b),
+             human_count(x->numel, a, sizeof a), once,
+             human_bytes(x->nbytes, b, sizeof b),
              once[0] ? " (shared)" : "",
              x->file < t->nfiles ? table_file_path(t, x->file) : "?",
              (unsigned long long)x->offset);
@@ -194,8 +193,8 @@ static int act_toggle(ui *u)
     }
     ui_message(u, 0, "%s %s: %s tensors, %s parameters",
                kind == PLAN_FREEZE ? "froze" : "unfroze", pat,
-               report_count(res.change.tensors_changed, a, sizeof a),
-               report_count(res.change.numel_changed, b, sizeof b));
+               human_count(res.change.tensors_changed, a, sizeof a),
+               human_count(res.change.numel_changed, b, sizeof b));
     return R_REDRAW | R_EDIT;
 }
 
@@ -212,7 +211,7 @@ static int act_invert(ui *u)
         return R_REDRAW;
     }
     ui_message(u, 0, "inverted: %s tensors changed",
-               report_count(r.change.tensors_changed, a, sizeof a));
+               human_count(r.change.tensors_changed, a, sizeof a));
     return R_REDRAW | R_EDIT;
 }
 
@@ -225,7 +224,7 @@ static int act_undo(ui *u)
         return R_REDRAW;
     }
     ui_message(u, 0, "undone: %s tensors changed back",
-               report_count(r.change.tensors_changed, a, sizeof a));
+               human_count(r.change.tensors_changed, a, sizeof a));
     return R_REDRAW | R_EDIT;
 }
 
@@ -238,7 +237,7 @@ static int act_redo(ui *u)
         return R_REDRAW;
     }
     ui_message(u, 0, "redone: %s tensors changed",
-               report_count(r.change.tensors_changed, a, sizeof a));
+               human_count(r.change.tensors_changed, a, sizeof a));
     return R_REDRAW | R_EDIT;
 }
 

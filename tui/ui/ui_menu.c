@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../cli/report.h"
+#include "../core/human.h"
 #include "../core/atomic.h"
 #include "../core/err.h"
 #include "ui_impl.h"
@@ -47,7 +47,7 @@ static int preview(ui *u, const char *spec, char *out, size_t cap)
     bitset_free(&b);
     uint64_t all = tree_root(&s->tr)->param_numel;
     snprintf(out, cap, "would freeze %s tensors, %s params (%.1f%%)%s",
-             report_count(n, a, sizeof a), report_count(numel, c, sizeof c),
+             human_count(n, a, sizeof a), human_count(numel, c, sizeof c),
              all ? 100.0 * (double)numel / (double)all : 0.0,
              r.empty_rules ? "; some rules match nothing here" : "");
     return 0;
@@ -168,7 +168,7 @@ int ui_menu_presets(ui *u)
         session_result r;
         if (session_apply_preset(u->s, l, ac->spec, 0, &r) == 0) {
             ui_message(u, 0, "preset %s: %s tensors changed%s", ac->spec,
-                       report_count(r.change.tensors_changed, a, sizeof a),
+                       human_count(r.change.tensors_changed, a, sizeof a),
                        r.empty_rules ? " (some rules matched nothing)" : "");
             rc |= R_EDIT;
         } else {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../cli/report.h"
+#include "../core/human.h"
 #include "../core/err.h"
 #include "ui_impl.h"
 
@@ -277,8 +277,8 @@ static void pattern_changed(ui *u, const char *text, void *ctx)
     apply_matches(u);
     const tree_node *root = tree_root(&u->s->tr);
     ui_message(u, 0, "matches %s tensors, %s parameters (%.1f%%)",
-               report_count(u->v.match_tensors, a, sizeof a),
-               report_count(u->match_param_numel, b, sizeof b),
+               human_count(u->v.match_tensors, a, sizeof a),
+               human_count(u->match_param_numel, b, sizeof b),
                root->param_numel ? 100.0 * (double)u->match_param_numel /
                                        (double)root->param_numel
                                  : 0.0);
@@ -300,9 +300,9 @@ int ui_prompt_pattern(ui *u, plan_rule_kind kind)
             ui_message(u, 0, "%s '%s': %s tensors matched, %s changed "
                        "(%s parameters)",
                        kind == PLAN_FREEZE ? "froze" : "unfroze", buf,
-                       report_count(r.matched_tensors, a, sizeof a),
-                       report_count(r.change.tensors_changed, b, sizeof b),
-                       report_count(r.change.numel_changed, c, sizeof c));
+                       human_count(r.matched_tensors, a, sizeof a),
+                       human_count(r.change.tensors_changed, b, sizeof b),
+                       human_count(r.change.numel_changed, c, sizeof c));
             return R_REDRAW | R_EDIT;
         }
         /* keep the text and say why; Esc leaves */
@@ -329,7 +329,7 @@ static void search_changed(ui *u, const char *text, void *ctx)
         ui_message(u, 0, "%s %s tensors (%zu places); Enter goes to the "
                    "first", is_pattern(text) ? "pattern matches"
                                              : "text found in",
-                   report_count((unsigned long long)n, a, sizeof a),
+                   human_count((unsigned long long)n, a, sizeof a),
                    u->v.nroots);
     } else {
         ui_message(u, 0, "text in names, or a pattern (* ? [ { re:)");

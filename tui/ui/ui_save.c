@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../cli/report.h"
+#include "../core/human.h"
 #include "../core/err.h"
 #include "ui_impl.h"
 
@@ -209,7 +209,7 @@ int ui_save_plan(ui *u)
     uint64_t fn, tn;
     freeze_counts(&s->fs, &ft, &fn, &tn);
     ui_message(u, 0, "saved %s: %zu tensors frozen (%s parameters), %s "
-               "trainable", path, ft, report_count(fn, a, sizeof a),
-               report_count(tn, b, sizeof b));
+               "trainable", path, ft, human_count(fn, a, sizeof a),
+               human_count(tn, b, sizeof b));
     return 1;
 }
