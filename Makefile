@@ -164,13 +164,16 @@ unit: $(TEST_BIN)
 # ASan+UBSan build (leaks reported as failures). `make test-fast` runs the
 # first pass only. The sanitizer pass kills the trainer at 50 points of
 # its checkpoint writes instead of 200 (tests/cli/kill_ckpt.sh: each point
-# is a libtorch start, 1.7 s there); the first pass keeps all 200.
+# is a libtorch start, 1.7 s there) and hands every third hostile file to
+# --headless (tests/cli/hostile_modes.sh; every file still goes through
+# every reader mode and the editor); the first pass keeps them all.
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit
 	@echo "--- the same tests under ASan+UBSan (build-san/)"
-	@BUILD=build-san PYTHON=$(PYTHON) KILL_POINTS=$${KILL_POINTS:-50} sh tests/run.sh
+	@BUILD=build-san PYTHON=$(PYTHON) KILL_POINTS=$${KILL_POINTS:-50} \
+	    HEADLESS_SAMPLE=$${HEADLESS_SAMPLE:-3} sh tests/run.sh
 
 test-fast: deps
 	@$(MAKE) --no-print-directory all unit
