@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/ckpt_note.h"
 #include "../core/err.h"
 #include "fileio.h"
 #include "sniff.h"
@@ -141,9 +142,31 @@ static int open_any(const char *path, table *t)
     return open_unknown(path, t);
 }
 
+/* One shard of a set opened alone (its own file, not the index or the
+ * folder): records its number, the set's count and whether the set's
+ * index is beside it, for the notes of ckpt_note.h. Cannot fail. */
+static void note_shard(const char *path, table *t)
+{
+    char index[512], buf[4096];
+    unsigned no, of;
+    struct stat st;
+    if (t->nfiles != 1 || strcmp(table_file_path(t, 0), path) != 0 ||
+        !ckpt_shard_name(path, &no, &of, index, sizeof index))
+        return;
+    const char *slash = strrchr(path, '/');
+    int n = slash ? snprintf(buf, sizeof buf, "%.*s/%s",
+                             (int)(slash - path), path, index)
+                  : snprintf(buf, sizeof buf, "%s", index);
+    t->shard_no = no;
+    t->shard_of = of;
+    t->shard_index_found = n > 0 && (size_t)n < sizeof buf &&
+                           stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int formats_open(const char *path, table *t)
 {
     if (open_any(path, t))
         return -1;
+    note_shard(path, t);
     return table_link_ties(t);
 }

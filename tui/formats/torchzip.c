@@ -292,7 +292,8 @@ static int tz_walk(tz_ctx *c, const pv *v, walk_mode mode, unsigned depth)
                         : mode == WM_OTHER ? TK_OTHER
                         : v->u.t.is_param ? TK_PARAMETER
                         : table_guess_kind(c->name, c->name_len,
-                                           (dtype)v->u.t.dt);
+                                           (dtype)v->u.t.dt, v->u.t.ndim,
+                                           v->u.t.size);
         unsigned fl = v->u.t.is_param && v->u.t.requires_grad
                           ? TF_REQUIRES_GRAD : 0;
         return tz_add_tensor(c, v, k, fl);
