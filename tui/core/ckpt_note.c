@@ -36,7 +36,7 @@ int ckpt_shard_name(const char *path, unsigned *no, unsigned *of,
     const char *dash = mid;
     while (dash > base && dash[-1] != '-')
         dash--;
-    if (dash == base)
+    if (dash - base < 2) /* an empty PREFIX */
         return 0;
     unsigned n, m;
     if (!digits(dash, (size_t)(mid - dash), &n) ||
