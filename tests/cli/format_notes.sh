@@ -51,6 +51,11 @@ expect "list shard" "$o" "^shard 1 of 4 of a sharded checkpoint: open the folder
 expect "json shard" "$o" '"shard": \{"index": 1, "count": 4\}'
 "$TUI" --summary "$L3" >"$o" 2>&1
 expect "lone shard" "$o" "^note +shard 3 of 4 of a sharded checkpoint \(model.safetensors.index.json is not beside it\)"
+B=$FIX/models/bert_tiny_sharded_bin/pytorch_model-00002-of-00003.bin
+if [ -f "$B" ]; then
+    "$TUI" --summary "$B" >"$o" 2>&1
+    expect "bin shard" "$o" "^note +shard 2 of 3 of a sharded checkpoint: open the folder or pytorch_model.bin.index.json"
+fi
 for whole in "$N/set" "$N/set/model.safetensors.index.json"; do
     "$TUI" --summary "$whole" >"$o" 2>&1
     refute "whole set $(basename "$whole")" "$o" "shard [0-9]+ of"

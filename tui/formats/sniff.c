@@ -77,7 +77,7 @@ static size_t global_len(const unsigned char *b, size_t n)
  * with an opcode that protocol 0 or 1 writes first and ends with STOP. */
 static int is_old_pickle(const unsigned char *b, size_t n, int last)
 {
-    if (n < 2 || last != '.')
+    if (n < 2 || last != '.' || b[1] == '\0') /* strchr finds the NUL */
         return 0;
     switch (b[0]) {
     case '(':
