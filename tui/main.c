@@ -4,11 +4,13 @@
  * exits with status 2. Nothing here touches curses: with a checkpoint (or
  * --plan) and no mode, no operation and no -o, the editor (ui/ui.h) runs.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/headless.h"
@@ -334,6 +336,11 @@ int main(int argc, char **argv)
     if (o.mode == MODE_NONE && o.nops == 0 && !o.output)
         o.mode = MODE_EDIT;
     if (o.mode == MODE_EDIT) {
+        struct stat st; /* a missing file is the first thing to say */
+        if (o.checkpoint && stat(o.checkpoint, &st) != 0) {
+            err_set("%s: %s", o.checkpoint, strerror(errno));
+            return fail();
+        }
         if (ui_check_terminal())
             return fail();
         return run_editor(&o, start_ms);

@@ -1,4 +1,6 @@
 /* test_table.c: the tensor table. */
+#include <string.h>
+
 #include "check.h"
 
 #include "../../tui/core/err.h"
@@ -71,13 +73,52 @@ static void test_many(void)
     table_free(&t);
 }
 
+static tensor_kind kind_of(const char *name, dtype dt, unsigned ndim,
+                           const uint64_t *shape)
+{
+    return table_guess_kind(name, strlen(name), dt, ndim, shape);
+}
+
 static void test_kind_rule(void)
 {
-    CHECK(table_guess_kind("bn1.running_mean", 16, DT_F32) == TK_BUFFER);
-    CHECK(table_guess_kind("bn1.num_batches_tracked", 23, DT_I64) == TK_BUFFER);
-    CHECK(table_guess_kind("bn1.weight", 10, DT_F32) == TK_PARAMETER);
-    CHECK(table_guess_kind("x.running_mean_not", 18, DT_F32) == TK_PARAMETER);
-    CHECK(table_guess_kind("idx", 3, DT_I32) == TK_BUFFER);
+    uint64_t mask[] = {1, 1, 1024, 1024}, vec[] = {768}, sq[] = {4, 4};
+    uint64_t odd[] = {1, 1, 1024, 512}, one[] = {1, 1, 1, 1};
+    CHECK(kind_of("bn1.running_mean", DT_F32, 1, vec) == TK_BUFFER);
+    CHECK(kind_of("bn1.num_batches_tracked", DT_I64, 0, NULL) == TK_BUFFER);
+    CHECK(kind_of("bn1.weight", DT_F32, 1, vec) == TK_PARAMETER);
+    CHECK(kind_of("x.running_mean_not", DT_F32, 1, vec) == TK_PARAMETER);
+    CHECK(kind_of("idx", DT_I32, 0, NULL) == TK_BUFFER);
+    /* GPT-2's causal mask, float as in the original pytorch_model.bin */
+    CHECK(kind_of("h.0.attn.bias", DT_F32, 4, mask) == TK_BUFFER);
+    CHECK(kind_of("transformer.h.11.attn.bias", DT_F16, 4, mask) ==
+          TK_BUFFER);
+    CHECK(kind_of("h.0.attn.masked_bias", DT_F32, 0, NULL) == TK_BUFFER);
+    CHECK(kind_of("transformer.h.0.attn.attention.bias", DT_BOOL, 4, mask) ==
+          TK_BUFFER);
+    /* a learned bias is not a mask, whatever its name */
+    CHECK(kind_of("h.0.attn.c_attn.bias", DT_F32, 1, vec) == TK_PARAMETER);
+    CHECK(kind_of("h.0.attn.bias", DT_F32, 1, vec) == TK_PARAMETER);
+    CHECK(kind_of("h.0.attn.bias", DT_F32, 4, odd) == TK_PARAMETER);
+    CHECK(kind_of("h.0.attn.bias", DT_F32, 4, one) == TK_PARAMETER);
+    CHECK(kind_of("h.0.attn.bias", DT_F32, 2, sq) == TK_PARAMETER);
+    CHECK(kind_of("h.0.attn.bias", DT_F32, 4, NULL) == TK_PARAMETER);
+    CHECK(kind_of("x.attn_bias", DT_F32, 4, mask) == TK_PARAMETER);
+    /* rotary, Swin, sinusoidal positions */
+    CHECK(kind_of("model.layers.0.self_attn.rotary_emb.inv_freq", DT_F32, 1,
+                  vec) == TK_BUFFER);
+    CHECK(kind_of("gpt_neox.layers.0.attention.rotary_emb.cos_cached",
+                  DT_F32, 4, mask) == TK_BUFFER);
+    CHECK(kind_of("layers.0.blocks.0.attn.relative_position_index", DT_F32,
+                  1, vec) == TK_BUFFER);
+    CHECK(kind_of("layers.0.blocks.0.attn.relative_position_bias_table",
+                  DT_F32, 2, sq) == TK_PARAMETER);
+    CHECK(kind_of("model.encoder.embed_positions.weights", DT_F32, 2, sq) ==
+          TK_BUFFER);
+    CHECK(kind_of("model.encoder.embed_positions.weight", DT_F32, 2, sq) ==
+          TK_PARAMETER);
+    CHECK(kind_of("xembed_positions.weights", DT_F32, 2, sq) ==
+          TK_PARAMETER);
+    CHECK(kind_of("inv_freq", DT_F32, 1, vec) == TK_BUFFER);
 }
 
 int main(void)

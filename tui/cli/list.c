@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/ckpt_note.h"
 #include "../core/human.h"
 #include "../core/err.h"
 #include "../core/jsonw.h"
@@ -102,6 +103,9 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
         fprintf(out, "outside the model: %zu tensors (optimizer state and "
                 "other), %s\n", tot.other_tensors,
                 human_bytes(tot.other_bytes, hb, sizeof hb));
+    char note[1024];
+    if (ckpt_note_shard(t, 0, note, sizeof note))
+        fprintf(out, "%s\n", note);
     return finish(out);
 }
 
@@ -116,7 +120,11 @@ int list_print_json(FILE *out, const table *t, const bitset *frozen)
         const char *p = table_file_path(t, i);
         jsonw_string(out, p, strlen(p));
     }
-    fputs("], \"metadata\": {", out);
+    fputc(']', out);
+    if (t->shard_of)
+        fprintf(out, ", \"shard\": {\"index\": %u, \"count\": %u}",
+                t->shard_no, t->shard_of);
+    fputs(", \"metadata\": {", out);
     for (size_t i = 0; i < t->nmeta; i++) {
         const char *k = table_meta_key(t, i), *v = table_meta_value(t, i);
         if (i)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/ckpt_note.h"
 #include "../core/human.h"
 #include "../core/err.h"
 #include "../export/export.h"
@@ -27,7 +28,7 @@ int report_summary(FILE *out, session *s)
     table_totals tot;
     size_t ft = 0, ttot;
     uint64_t fnumel = 0, tnumel = 0;
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], note[1024];
     if (session_estimate(s, &e))
         return -1;
     table_get_totals(&s->t, &tot);
@@ -35,6 +36,10 @@ int report_summary(FILE *out, session *s)
     ttot = tot.parameters - ft;
     fprintf(out, "checkpoint   %s (%s, %zu file%s)\n", s->checkpoint,
             s->t.format, s->t.nfiles, s->t.nfiles == 1 ? "" : "s");
+    if (ckpt_note_shard(&s->t, 0, note, sizeof note))
+        fprintf(out, "note         %s\n", note);
+    if (ckpt_note_training(&s->t, 0, note, sizeof note))
+        fprintf(out, "training     %s\n", note);
     fprintf(out, "tensors      %zu (%zu parameters, %zu buffers)\n",
             tot.tensors, tot.parameters, tot.buffers);
     fprintf(out, "parameters   %s\n",

@@ -403,25 +403,54 @@ int table_count_params(const table *t, const bitset *m, uint64_t *numel,
     return 0;
 }
 
+/* Last name segments that are registered buffers in popular
+ * architectures (docs/formats.md lists where each comes from). */
 static const char *const buffer_names[] = {
     "running_mean", "running_var", "num_batches_tracked", "inv_freq",
     "position_ids", "token_type_ids", "relative_position_index",
-    "attn_mask", "attention_mask", "causal_mask", "masked_bias",
-    "_float_tensor",
+    "relative_coords_table", "attn_mask", "attention_mask", "causal_mask",
+    "masked_bias", "_float_tensor", "cos_cached", "sin_cached", "freqs_cis",
 };
 
-tensor_kind table_guess_kind(const char *name, size_t len, dtype dt)
+/* Last two segments that are buffers: fairseq-style sinusoidal position
+ * tables (a learned table is "embed_positions.weight"). */
+static const char *const buffer_pairs[] = {
+    "embed_positions.weights",
+};
+
+/* Whether name (len bytes) ends with the segments `tail`: all of it or
+ * after a '.'. */
+static int ends_with_segments(const char *name, size_t len, const char *tail)
+{
+    size_t n = strlen(tail);
+    return len >= n && memcmp(name + len - n, tail, n) == 0 &&
+           (len == n || name[len - n - 1] == '.');
+}
+
+/* A causal mask stored as "bias" (GPT-2 attn.bias, GPT-Neo
+ * attn.attention.bias, GPT-J, CodeGen): shape [1, 1, n, n], never the
+ * shape of a learned bias. */
+static int is_causal_mask(const char *name, size_t len, unsigned ndim,
+                          const uint64_t *shape)
+{
+    return ends_with_segments(name, len, "bias") && ndim == 4 &&
+           shape[0] == 1 && shape[1] == 1 && shape[2] == shape[3] &&
+           shape[2] >= 2;
+}
+
+tensor_kind table_guess_kind(const char *name, size_t len, dtype dt,
+                             unsigned ndim, const uint64_t *shape)
 {
     if (!dtype_is_float(dt))
         return TK_BUFFER;
-    size_t s = len;
-    while (s > 0 && name[s - 1] != '.')
-        s--;
-    for (size_t i = 0; i < sizeof buffer_names / sizeof *buffer_names; i++) {
-        size_t n = strlen(buffer_names[i]);
-        if (len - s == n && memcmp(name + s, buffer_names[i], n) == 0)
+    for (size_t i = 0; i < sizeof buffer_names / sizeof *buffer_names; i++)
+        if (ends_with_segments(name, len, buffer_names[i]))
             return TK_BUFFER;
-    }
+    for (size_t i = 0; i < sizeof buffer_pairs / sizeof *buffer_pairs; i++)
+        if (ends_with_segments(name, len, buffer_pairs[i]))
+            return TK_BUFFER;
+    if (shape && is_causal_mask(name, len, ndim, shape))
+        return TK_BUFFER;
     return TK_PARAMETER;
 }
 

@@ -90,6 +90,11 @@ typedef struct {
                        0 = empty */
     size_t hash_cap;
     size_t aliases;  /* parameters flagged TF_ALIAS (table_link_ties) */
+    uint32_t shard_no, shard_of; /* one shard of a set opened alone
+                                    ("model-00001-of-00004..."): its
+                                    number and the set's count; 0, 0
+                                    otherwise (ckpt_note.h) */
+    uint8_t shard_index_found;   /* the set's index is beside it */
 } table;
 
 typedef struct {
@@ -219,12 +224,17 @@ int table_count_params(const table *t, const bitset *m, uint64_t *numel,
 void table_get_totals(const table *t, table_totals *out);
 
 /* The documented rule that tells a buffer from a parameter in a plain
- * state_dict, where the file does not say: a tensor is a buffer when its
- * dtype is not floating point (integer or bool), or when the last segment
- * of its name is a well-known buffer name (running_mean, running_var,
- * num_batches_tracked, inv_freq, position_ids, ...). See docs/formats.md.
- * Returns TK_BUFFER or TK_PARAMETER. Cannot fail. */
-tensor_kind table_guess_kind(const char *name, size_t len, dtype dt);
+ * state_dict, where the file does not say (docs/formats.md, "Parameters
+ * and buffers"): a tensor is a buffer when its dtype is not floating
+ * point (integer or bool); when the last segment of its name is a
+ * well-known buffer name (running_mean, running_var, num_batches_tracked,
+ * inv_freq, position_ids, masked_bias, ...) or its last two are
+ * embed_positions.weights; or when it is a causal mask named "bias" of
+ * shape [1, 1, n, n] (GPT-2's attn.bias). `shape` holds ndim values (may
+ * be NULL: no shape rule). Returns TK_BUFFER or TK_PARAMETER. Cannot
+ * fail. */
+tensor_kind table_guess_kind(const char *name, size_t len, dtype dt,
+                             unsigned ndim, const uint64_t *shape);
 
 /* "parameter", "buffer", "optimizer", "other". Cannot fail. */
 const char *table_kind_name(tensor_kind k);

@@ -5,8 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/ckpt_note.h"
 #include "../core/err.h"
 #include "fileio.h"
+#include "sniff.h"
 
 /* First bytes of a pre-1.6 torch.save file: PROTO 2, LONG1 magic number. */
 static const unsigned char legacy_magic[] = {
@@ -74,6 +76,36 @@ static int looks_like_safetensors(const unsigned char *b, size_t n,
     return 1;
 }
 
+/* The file is none of the formats: names what it is when sniff_file
+ * knows, else leaves it to the safetensors reader, whose checks say what
+ * is wrong. Returns 0, or -1 with err set. */
+static int open_unknown(const char *path, table *t)
+{
+    char what[256];
+    int r = sniff_file(path, what, sizeof what);
+    if (r < 0)
+        return -1;
+    if (r > 0)
+        return err_set("%s: not a checkpoint: %s", path, what);
+    return safetensors_read(path, t);
+}
+
+/* A JSON file that is not a sharded index (config.json, ...): named as
+ * such unless its name says it is an index. Returns 0, or -1 with err
+ * set. */
+static int open_json(const char *path, table *t)
+{
+    if (index_read(path, t) == 0)
+        return 0;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strstr(err_msg(), "index has no weight_map") && !strstr(base, "index"))
+        return err_set("%s: not a checkpoint: a JSON file with no "
+                       "\"weight_map\" (not a sharded index such as "
+                       "model.safetensors.index.json)", path);
+    return -1;
+}
+
 /* The reader for path's content. Returns 0, or -1 with err set. */
 static int open_any(const char *path, table *t)
 {
@@ -102,17 +134,39 @@ static int open_any(const char *path, table *t)
     if (looks_like_safetensors(head, n, size))
         return safetensors_read(path, t);
     if (is_json_start(head, n))
-        return index_read(path, t);
+        return open_json(path, t);
     if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
-        return err_set("%s: a raw pickle stream, not a torch.save zip "
-                       "archive: refused (it could only be read by running "
-                       "pickle code)", path);
-    return safetensors_read(path, t);
+        return err_set("%s: not a checkpoint: a raw pickle (protocol %u), "
+                       "not a torch.save zip archive: refused, it could "
+                       "only be read by running pickle code", path, head[1]);
+    return open_unknown(path, t);
+}
+
+/* One shard of a set opened alone (its own file, not the index or the
+ * folder): records its number, the set's count and whether the set's
+ * index is beside it, for the notes of ckpt_note.h. Cannot fail. */
+static void note_shard(const char *path, table *t)
+{
+    char index[512], buf[4096];
+    unsigned no, of;
+    struct stat st;
+    if (t->nfiles != 1 || strcmp(table_file_path(t, 0), path) != 0 ||
+        !ckpt_shard_name(path, &no, &of, index, sizeof index))
+        return;
+    const char *slash = strrchr(path, '/');
+    int n = slash ? snprintf(buf, sizeof buf, "%.*s/%s",
+                             (int)(slash - path), path, index)
+                  : snprintf(buf, sizeof buf, "%s", index);
+    t->shard_no = no;
+    t->shard_of = of;
+    t->shard_index_found = n > 0 && (size_t)n < sizeof buf &&
+                           stat(buf, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int formats_open(const char *path, table *t)
 {
     if (open_any(path, t))
         return -1;
+    note_shard(path, t);
     return table_link_ties(t);
 }

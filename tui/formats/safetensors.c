@@ -150,7 +150,7 @@ static int st_read_entry(st_ctx *c, const cJSON *item)
         return -1;
     table_tensor *x = table_at(c->t, (size_t)i);
     x->file = c->file;
-    x->kind = (uint8_t)table_guess_kind(name, strlen(name), d);
+    x->kind = (uint8_t)table_guess_kind(name, strlen(name), d, ndim, dims);
     c->spans[c->nspans].begin = off[0];
     c->spans[c->nspans].end = off[1];
     c->spans[c->nspans].index = (size_t)i;

@@ -35,6 +35,7 @@
 
 #include "../core/err.h"
 #include "formats.h"
+#include "sniff.h"
 #include "torchzip_int.h"
 
 static const unsigned char legacy_magic[] = {
@@ -291,7 +292,8 @@ static int tz_walk(tz_ctx *c, const pv *v, walk_mode mode, unsigned depth)
                         : mode == WM_OTHER ? TK_OTHER
                         : v->u.t.is_param ? TK_PARAMETER
                         : table_guess_kind(c->name, c->name_len,
-                                           (dtype)v->u.t.dt);
+                                           (dtype)v->u.t.dt, v->u.t.ndim,
+                                           v->u.t.size);
         unsigned fl = v->u.t.is_param && v->u.t.requires_grad
                           ? TF_REQUIRES_GRAD : 0;
         return tz_add_tensor(c, v, k, fl);
@@ -397,6 +399,28 @@ static int tz_walk_top(tz_ctx *c, const pv *top)
 
 /* ---- the reader --------------------------------------------------- */
 
+/* The unpickler refused data.pkl: names a pickled nn.Module as such, with
+ * what to save instead (sniff_pickle_model), else prefixes its message.
+ * Always leaves err set. */
+static void tz_refuse_model(const char *path, const unsigned char *pkl,
+                            size_t len, int script)
+{
+    char cls[512];
+    int r = script ? 0 : sniff_pickle_model(pkl, len, cls, sizeof cls);
+    if (r == 1)
+        err_set("%s: a whole pickled model (%s), not a state_dict: refused, "
+                "loading it would run its class's code; save "
+                "`torch.save(model.state_dict(), PATH)` instead (or a "
+                "TorchScript archive: `torch.jit.script(model).save(PATH)`)",
+                path, cls);
+    else if (r == 2 && strstr(err_msg(), "unsafe global"))
+        err_prefix("%s: data.pkl holds a pickled model object, not only "
+                   "state_dicts (save `model.state_dict()` in the "
+                   "checkpoint instead)", path);
+    else
+        err_prefix("%s: data.pkl", path);
+}
+
 static int tz_check_byteorder(tz_ctx *c)
 {
     const zip_entry *e = zip_find(&c->z, "byteorder", 9);
@@ -435,7 +459,14 @@ int torchzip_read(const char *path, table *t)
                 "torch.save in PyTorch >= 1.6", path);
         goto cleanup;
     }
-    if (zip_open(&c.z, &f) || tz_check_byteorder(&c))
+    if (zip_open(&c.z, &f)) {
+        /* np.savez: .npy members at the top, no archive folder */
+        if (strstr(err_msg(), ".npy' is not inside an archive folder"))
+            err_set("%s: not a checkpoint: a NumPy .npz archive (a zip of "
+                    ".npy arrays)", path);
+        goto cleanup;
+    }
+    if (tz_check_byteorder(&c))
         goto cleanup;
     long fi = table_add_file(t, path, f.size);
     if (fi < 0)
@@ -444,8 +475,8 @@ int torchzip_read(const char *path, table *t)
     script = zip_find(&c.z, "constants.pkl", 13) != NULL;
     const zip_entry *pe = zip_find(&c.z, "data.pkl", 8);
     if (!pe) {
-        err_set("%s: no %s/data.pkl record: not a torch.save archive", path,
-                c.z.root);
+        err_set("%s: not a checkpoint: a zip archive with no %s/data.pkl "
+                "record (not a torch.save archive)", path, c.z.root);
         goto cleanup;
     }
     if (zip_read_entry(&c.z, pe, TZ_MAX_PKL, &pkl, &pkl_len))
@@ -453,7 +484,7 @@ int torchzip_read(const char *path, table *t)
     pickle_options opt = {script, pkl_len > PICKLE_MAX_OPS ? pkl_len : 0,
                           pkl_len / 4 > PICKLE_MAX_MEMO ? pkl_len / 4 : 0};
     if (pickle_run(&pm, pkl, pkl_len, &opt, &top)) {
-        err_prefix("%s: data.pkl", path);
+        tz_refuse_model(path, pkl, pkl_len, script);
         goto cleanup;
     }
     c.st_id = malloc(c.z.count * sizeof *c.st_id);

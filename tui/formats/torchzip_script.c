@@ -215,7 +215,8 @@ static int tz_script_value(tz_ctx *c, const pv *v, const tz_code *cls,
         else if (cls && attr && tz_listed(cls->buffers, attr))
             kind = TK_BUFFER;
         else if (cls && !cls->found && attr)
-            kind = table_guess_kind(c->name, c->name_len, (dtype)v->u.t.dt);
+            kind = table_guess_kind(c->name, c->name_len, (dtype)v->u.t.dt,
+                                    v->u.t.ndim, v->u.t.size);
         else
             kind = TK_OTHER;
         return tz_add_tensor(c, v, kind,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/ckpt_note.h"
 #include "../core/human.h"
 #include "../core/err.h"
 #include "../core/utf8.h"
@@ -127,6 +128,13 @@ static void draw_header(ui *u)
              base_name(s->checkpoint), s->t.format,
              human_count(u->tot.tensors, c, sizeof c),
              human_count(u->tot.parameter_numel, a, sizeof a));
+    char note[256];
+    for (int k = 0; k < 2; k++) /* a shard alone; a training checkpoint */
+        if (k ? ckpt_note_training(&s->t, 1, note, sizeof note)
+              : ckpt_note_shard(&s->t, 1, note, sizeof note)) {
+            size_t n = strlen(line);
+            snprintf(line + n, sizeof line - n, "  %s", note);
+        }
     int unsaved = ui_unsaved(u);
     const char *mark = unsaved ? " [+] unsaved " : "";
     int mw = (int)strlen(mark);
