@@ -157,4 +157,52 @@ has "summary: bookkeeping" "$out" "optimizer state includes 4 bytes (4 B) of per
 if grep -q '100\.0%' "$out"; then
     cli_fail "summary: no 100.0% that is not exact" "$(grep '100\.0%' "$out")"
 else cli_pass; fi
+run --tree --depth 1 --freeze '**' --unfreeze layer4.1.bn2.bias "$R"
+has "tree: >99.9% frozen, not 100.0%" "$out" "[~] layer4/  8,393,728 params  32.0 MiB  (>99.9% frozen)"
+
+# ---------------------------------------------------------------------------
+# 6. the editor: the f prompt's error and the preset menu's preview are
+# the same core calls (tmux)
+if ! command -v tmux >/dev/null 2>&1; then
+    cli_fail "editor" "tmux is not installed"
+    cli_end
+fi
+. "$(cd "$(dirname "$0")/../ui" && pwd)/lib.sh"
+trap 'ui_cleanup; rm -rf "$cli_tmp"' EXIT
+PRESETS=${TUI_PRESETS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/presets}
+{
+    echo "export TUI_PRESETS_DIR='$PRESETS'"
+    echo "export XDG_CONFIG_HOME='$cli_tmp/cfg'"
+    echo "'$TUI' '$R' 2>'$cli_tmp/ed.err'"
+    echo "echo \$? >'$cli_tmp/ed.rc'"
+} >"$cli_tmp/run.sh"
+ui_start 200 40 "sh $cli_tmp/run.sh"
+# see LABEL TEXT: the screen shows TEXT within 10 s.
+see() {
+    if ui_wait "$2" 10; then cli_pass; else
+        cli_fail "$1" "not on screen: $2"
+        ui_screen | sed 's/^/    | /' | head -n 40
+    fi
+}
+see "editor: open" "resnet18.safetensors"
+ui_keys f
+ui_type 'layr1.**'
+ui_keys Enter
+see "editor: f prompt, closest name" "closest name: layer1"
+ui_keys Escape
+ui_keys f
+ui_type '**'
+ui_keys Enter
+see "editor: everything frozen" "frozen 11,689,512 (100.0%)"
+ui_keys p
+see "editor: presets, does not fit" "with defaults: does not fit this model: all 2 of its rules match nothing"
+ui_keys Down Down Down Down Down Down Down
+see "editor: presets, the preset's own outcome" "with defaults: would freeze 30 tensors, 683,072 parameters (5.8%)"
+ui_keys Escape q
+see "editor: quit asks (unsaved)" "quit without saving"
+ui_keys q
+ui_wait_file "$cli_tmp/ed.rc" 10 >/dev/null
+if [ "$(cat "$cli_tmp/ed.rc" 2>/dev/null)" = 0 ]; then cli_pass; else
+    cli_fail "editor: exit" "status $(cat "$cli_tmp/ed.rc" 2>/dev/null)"; fi
+ui_stop
 cli_end

@@ -89,9 +89,10 @@ int report_tree(FILE *out, const session *s, unsigned depth)
         tree_node_path(&s->tr, n, path, sizeof path);
         const char *seg = strrchr(path, '.');
         seg = seg ? seg + 1 : path;
-        fprintf(out, "%s %*s%s%s  %s params  %s", state_mark(n),
+        fprintf(out, "%s %*s%s%s  %s %s  %s", state_mark(n),
                 (int)(2 * (n->depth - 1)), "", seg, n->child ? "/" : "",
                 human_count(n->param_numel, cnt, sizeof cnt),
+                human_plural(n->param_numel, "param", "params"),
                 human_bytes(n->bytes, hb, sizeof hb));
         if (n->param_numel && n->frozen_numel &&
             n->frozen_numel != n->param_numel)
