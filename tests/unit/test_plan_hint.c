@@ -31,7 +31,9 @@ static void test_resnet(void)
     CHECK_STR(hint(&t, "layer1.0.conv3"),
               "; closest names: layer1.0.conv1, layer1.0.conv2");
     CHECK_STR(hint(&t, "layer{1,2}.0.bn3.weight"),
-              "; closest names: layer1.0.bn1, layer1.0.bn2, layer2.0.bn1");
+              "; closest names: layer1.0.bn1, layer1.0.bn2");
+    /* one name per segment: every bias is a bias */
+    CHECK_STR(hint(&t, "**.bais"), "; closest name: bn1.bias");
     /* the seed article's substring form, with its trailing dot */
     CHECK_STR(hint(&t, "layer1.0."),
               "; drop the trailing dot: a pattern that names a module "

@@ -131,20 +131,25 @@ static int hint_depth(const table *t, const char *src, char *buf, size_t cap)
     return 1;
 }
 
-/* The closest candidates so far: a name's first `len` bytes. */
+/* The closest candidates so far: a name's first `len` bytes, whose last
+ * segment starts at `seg`. One per last segment: the first offered of
+ * the nearest (layer1.0.bn1 stands for layer2.0.bn1 too). */
 typedef struct {
     const char *name[HINT_NAMES];
-    size_t len[HINT_NAMES], dist[HINT_NAMES], depth[HINT_NAMES];
+    size_t len[HINT_NAMES], seg[HINT_NAMES], dist[HINT_NAMES],
+        depth[HINT_NAMES];
     size_t n;
 } closest;
 
-/* Offers name[0..len) at distance dist, depth depth. */
+/* Offers name[0..len) (its last segment at seg) at distance dist, depth
+ * depth. */
 static void closest_offer(closest *c, const char *name, size_t len,
-                          size_t dist, size_t depth)
+                          size_t seg, size_t dist, size_t depth)
 {
     size_t i;
     for (i = 0; i < c->n; i++)
-        if (c->len[i] == len && memcmp(c->name[i], name, len) == 0)
+        if (c->len[i] - c->seg[i] == len - seg &&
+            memcmp(c->name[i] + c->seg[i], name + seg, len - seg) == 0)
             return;
     for (i = c->n; i > 0; i--) {
         size_t j = i - 1;
@@ -157,11 +162,13 @@ static void closest_offer(closest *c, const char *name, size_t len,
     for (size_t j = last; j > i; j--) {
         c->name[j] = c->name[j - 1];
         c->len[j] = c->len[j - 1];
+        c->seg[j] = c->seg[j - 1];
         c->dist[j] = c->dist[j - 1];
         c->depth[j] = c->depth[j - 1];
     }
     c->name[i] = name;
     c->len[i] = len;
+    c->seg[i] = seg;
     c->dist[i] = dist;
     c->depth[i] = depth;
     if (c->n < HINT_NAMES)
@@ -214,7 +221,7 @@ static int hint_closest(const table *t, const char *src, char *buf,
                     s[end - seg] = '\0';
                     size_t dist = suggest_distance(word, s);
                     if (dist <= sg.limit)
-                        closest_offer(&c, name, end, dist, d);
+                        closest_offer(&c, name, end, seg, dist, d);
                 }
             }
             if (k == 0)

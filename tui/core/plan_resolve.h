@@ -84,7 +84,7 @@ int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
  *   "layr1.**"     "; closest name: layer1" (up to 3 module or tensor
  *                  names, close by suggest.h's edit distance to the first
  *                  segment that matches nothing, below the modules that
- *                  the segments before it match)
+ *                  the segments before it match; one per segment name)
  * A regex gets no hint. Writes into buf (cap bytes, truncated) and
  * returns buf. Cannot fail; t and src are untouched. */
 const char *plan_hint(const table *t, const char *src, char *buf,
