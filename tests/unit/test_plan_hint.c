@@ -109,6 +109,18 @@ static void test_faces(void)
                          "r.safetensors (--allow-empty applies the plan "
                          "anyway); closest name: layer1");
     plan_free(&p);
+    /* a hand-written frozen list with a typo: the closest names too */
+    text = "version: 1\nmodel:\n  path: r.safetensors\nfrozen:\n"
+           "  - conv1.weight\n  - layer1.0.conv1.wieght\n";
+    plan_init(&p);
+    CHECK(plan_parse("p.yaml", text, strlen(text), &p) == 0);
+    CHECK(plan_resolve(&s.t, &p, "p.yaml", "r.safetensors", 0, &out, NULL,
+                       NULL) == -1);
+    CHECK_STR(err_msg(), "p.yaml: frozen name 'layer1.0.conv1.wieght' is "
+                         "not a tensor of r.safetensors; closest name: "
+                         "layer1.0.conv1.weight");
+    CHECK_STR(plan_hint_name(&s.t, "weight", buf, sizeof buf), "");
+    plan_free(&p);
     bitset_free(&out);
     session_free(&s);
 }

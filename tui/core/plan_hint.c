@@ -243,6 +243,16 @@ static int hint_closest(const table *t, const char *src, char *buf,
     return 1;
 }
 
+const char *plan_hint_name(const table *t, const char *name, char *buf,
+                           size_t cap)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    hint_closest(t, name, buf, cap);
+    return buf;
+}
+
 const char *plan_hint(const table *t, const char *src, char *buf,
                       size_t cap)
 {

@@ -246,9 +246,11 @@ int plan_resolve(const table *t, const plan *p, const char *plan_path,
         check_counts(t, p, plan_path, checkpoint, report);
     if (use_list) {
         if (nmissing) {
-            err_set("%s: frozen name '%s' is not a tensor of %s%s", plan_path,
-                    names[0], checkpoint,
-                    nmissing > 1 ? " (and more names are missing)" : "");
+            char hint[600];
+            err_set("%s: frozen name '%.300s' is not a tensor of %s%s%s",
+                    plan_path, names[0], checkpoint,
+                    nmissing > 1 ? " (and more names are missing)" : "",
+                    plan_hint_name(t, names[0], hint, sizeof hint));
             goto out;
         }
         r.source = PLAN_FROM_LIST;

@@ -90,6 +90,12 @@ int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
 const char *plan_hint(const table *t, const char *src, char *buf,
                       size_t cap);
 
+/* The closest names of t to `name`, a tensor name it lacks (a plan's
+ * frozen: list), as plan_hint's "; closest names: ..." part alone, or "".
+ * Returns buf. Cannot fail; t and name are untouched. */
+const char *plan_hint_name(const table *t, const char *name, char *buf,
+                           size_t cap);
+
 /* Resolves plan `p` (read from `plan_path`) onto the table of
  * `checkpoint` by the rules above, into `out` (t->count bits, overwritten:
  * bit i set = parameter i frozen; buffers and non-model tensors are never
