@@ -492,12 +492,12 @@ done
 t pr.out pr.err --presets "$R"
 same "presets: exit" "$rc" 0
 block() { sed -n "/^$1 /,/here:/p" "$tmp/pr.out" | grep 'here:'; }
-expect "presets: BERT preset matches nothing on resnet18" \
-    has "$(block bert-embeddings-first-n)" "here: matches nothing on this model"
+expect "presets: BERT preset does not fit resnet18" \
+    has "$(block bert-embeddings-first-n)" "here: does not fit this model: all 2 of its rules match nothing"
 # shellcheck disable=SC2046 # two words: tensors, parameters
 set -- $(h prefix_count "$R.expected.json" conv1 bn1 layer1 layer2)
 same "presets: resnet-backbone (k=2) count on resnet18" \
-    "$(block resnet-backbone)" "    here: frozen then $1 tensors, $2 parameters (5.8%)"
+    "$(block resnet-backbone)" "    here: would freeze $1 tensors, $2 parameters (5.8%)"
 t pl.json pl.err --preset resnet-backbone --list --json "$R"
 same "presets: the preview is what --preset does" \
     "$(h frozen "$tmp/pl.json" | wc -l | tr -d ' ')" "$1"

@@ -409,7 +409,7 @@ def plan_ops(ck, patterns):
         for line in out.decode().split("\n"):
             if line and not line.startswith(" "):
                 name = line.split()[0]
-            elif line.startswith("    here: frozen then") and name:
+            elif line.startswith("    here: would freeze") and name:
                 ops.append(["--preset", name])
                 ops.append(["--preset", name, "--invert"])
     check(len(ops) >= 4, "%s: some presets apply" % ck.label, ops)

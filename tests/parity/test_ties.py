@@ -84,9 +84,9 @@ def main():
               "freezing the %s: --summary counts = PyTorch's" % which,
               (s, want_tr, want_fz))
         est = tui("--summary", *rule, CKPT).decode()
-        m2 = re.search(r"trainable: ([0-9]+) of ([0-9]+) parameters", est)
-        check(m2 is not None and int(m2.group(1)) == want_tr
-              and int(m2.group(2)) == total,
+        m2 = re.search(r"trainable: ([0-9,]+) of ([0-9,]+) parameters", est)
+        num = lambda g: int(m2.group(g).replace(",", ""))
+        check(m2 is not None and num(1) == want_tr and num(2) == total,
               "freezing the %s: the estimate's counts = PyTorch's" % which,
               m2.group(0) if m2 else est[:300])
 

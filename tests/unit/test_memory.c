@@ -239,6 +239,15 @@ static void test_percent(void)
     CHECK(memory_percent_saved(200, 50) == 75.0);
     CHECK(memory_percent_saved(100, 100) == 0.0);
     CHECK(memory_percent_saved(100, 150) == -50.0);
+    /* its printed form never rounds to 0.0% or 100.0% unless exact */
+    char pc[16];
+    CHECK_STR(memory_saved_text(100, 0, pc, sizeof pc), "100.0%");
+    CHECK_STR(memory_saved_text(100, 100, pc, sizeof pc), "0.0%");
+    CHECK_STR(memory_saved_text(0, 0, pc, sizeof pc), "0.0%");
+    CHECK_STR(memory_saved_text(100000, 1, pc, sizeof pc), ">99.9%");
+    CHECK_STR(memory_saved_text(100000, 99999, pc, sizeof pc), "<0.1%");
+    CHECK_STR(memory_saved_text(200, 50, pc, sizeof pc), "75.0%");
+    CHECK_STR(memory_saved_text(100, 150, pc, sizeof pc), "-50.0%");
 }
 
 static void test_names(void)
@@ -352,8 +361,11 @@ static void test_report(void)
         fclose(f);
         CHECK(strstr(buf, "activations are not estimated") != NULL);
         CHECK(strstr(buf, "step tensor") != NULL);
-        CHECK(strstr(buf, "93516344") != NULL);
-        CHECK(strstr(buf, "11689512 of 11689512") != NULL);
+        /* one number format: separators on exact bytes and counts */
+        CHECK(strstr(buf, "93,516,344   89.2 MiB") != NULL);
+        CHECK(strstr(buf, "trainable: 11,689,512 of 11,689,512 parameters "
+                          "in 62 of 62 tensors") != NULL);
+        CHECK(strstr(buf, "includes 248 bytes (248 B) of") != NULL);
     }
     free(buf);
     table_free(&t);

@@ -227,7 +227,11 @@ static void test_expand_text(const preset_list *l)
     CHECK(preset_expand(bert, "n=3x", NULL, &e) == -1);
     CHECK(preset_expand(bert, "n=", NULL, &e) == -1);
     CHECK(preset_expand(bert, "m=1", NULL, &e) == -1);
-    CHECK(strstr(err_msg(), "unknown parameter 'm' (parameters: n)") != NULL);
+    CHECK(strstr(err_msg(), "unknown parameter 'm'; did you mean 'n'? "
+                            "(parameters: n)") != NULL);
+    CHECK(preset_expand(bert, "layers=1", NULL, &e) == -1);
+    CHECK(strstr(err_msg(), "unknown parameter 'layers' (parameters: n)")
+          != NULL);
     CHECK(preset_expand(bert, "n=1,n=2", NULL, &e) == -1);
     CHECK(strstr(err_msg(), "twice") != NULL);
     CHECK(preset_expand(bert, "n", NULL, &e) == -1);

@@ -17,9 +17,14 @@ static int finish(FILE *out)
     return 0;
 }
 
-static double pct(unsigned long long a, unsigned long long b)
+/* "N noun" with thousands separators and the noun's plural. */
+static const char *count_of(unsigned long long n, const char *one,
+                            const char *many, char *buf, size_t cap)
 {
-    return b ? 100.0 * (double)a / (double)b : 0.0;
+    char c[32];
+    snprintf(buf, cap, "%s %s", human_count(n, c, sizeof c),
+             human_plural(n, one, many));
+    return buf;
 }
 
 int report_summary(FILE *out, session *s)
@@ -28,34 +33,40 @@ int report_summary(FILE *out, session *s)
     table_totals tot;
     size_t ft = 0, ttot;
     uint64_t fnumel = 0, tnumel = 0;
-    char a[32], b[32], c[32], note[1024];
+    char a[48], b[48], c[48], d[32], note[1024];
     if (session_estimate(s, &e))
         return -1;
     table_get_totals(&s->t, &tot);
     freeze_counts(&s->fs, &ft, &fnumel, &tnumel);
     ttot = tot.parameters - ft;
-    fprintf(out, "checkpoint   %s (%s, %zu file%s)\n", s->checkpoint,
-            s->t.format, s->t.nfiles, s->t.nfiles == 1 ? "" : "s");
+    fprintf(out, "checkpoint   %s (%s, %s)\n", s->checkpoint, s->t.format,
+            count_of(s->t.nfiles, "file", "files", a, sizeof a));
     if (ckpt_note_shard(&s->t, 0, note, sizeof note))
         fprintf(out, "note         %s\n", note);
     if (ckpt_note_training(&s->t, 0, note, sizeof note))
         fprintf(out, "training     %s\n", note);
-    fprintf(out, "tensors      %zu (%zu parameters, %zu buffers)\n",
-            tot.tensors, tot.parameters, tot.buffers);
+    fprintf(out, "tensors      %s (%s, %s)\n",
+            human_count(tot.tensors, a, sizeof a),
+            count_of(tot.parameters, "parameter", "parameters", b, sizeof b),
+            count_of(tot.buffers, "buffer", "buffers", c, sizeof c));
     fprintf(out, "parameters   %s\n",
             human_count(tot.parameter_numel, a, sizeof a));
     if (tot.aliases)
-        fprintf(out, "tied         %zu %s, counted once\n", tot.aliases,
+        fprintf(out, "tied         %s %s, counted once\n",
+                human_count(tot.aliases, a, sizeof a),
                 tot.aliases == 1 ? "name is another name of a parameter"
                                  : "names are other names of parameters");
-    fprintf(out, "trainable    %s (%.1f%%) in %zu tensors\n",
-            human_count(tnumel, b, sizeof b),
-            pct(tnumel, tot.parameter_numel), ttot);
-    fprintf(out, "frozen       %s (%.1f%%) in %zu tensors\n",
-            human_count(fnumel, c, sizeof c),
-            pct(fnumel, tot.parameter_numel), ft);
-    fprintf(out, "size         %s\n\n",
-            human_bytes(tot.bytes, a, sizeof a));
+    fprintf(out, "trainable    %s (%s) in %s\n",
+            human_count(tnumel, a, sizeof a),
+            human_percent(tnumel, tot.parameter_numel, d, sizeof d),
+            count_of(ttot, "tensor", "tensors", b, sizeof b));
+    fprintf(out, "frozen       %s (%s) in %s\n",
+            human_count(fnumel, a, sizeof a),
+            human_percent(fnumel, tot.parameter_numel, d, sizeof d),
+            count_of(ft, "tensor", "tensors", b, sizeof b));
+    fprintf(out, "size         %s (%s)\n\n",
+            human_bytes(tot.bytes, a, sizeof a),
+            count_of(tot.bytes, "byte", "bytes", b, sizeof b));
     if (memory_write_report(out, &e))
         return -1;
     return finish(out);
@@ -83,14 +94,16 @@ int report_tree(FILE *out, const session *s, unsigned depth)
         tree_node_path(&s->tr, n, path, sizeof path);
         const char *seg = strrchr(path, '.');
         seg = seg ? seg + 1 : path;
-        fprintf(out, "%s %*s%s%s  %s params  %s", state_mark(n),
+        fprintf(out, "%s %*s%s%s  %s %s  %s", state_mark(n),
                 (int)(2 * (n->depth - 1)), "", seg, n->child ? "/" : "",
                 human_count(n->param_numel, cnt, sizeof cnt),
+                human_plural(n->param_numel, "param", "params"),
                 human_bytes(n->bytes, hb, sizeof hb));
         if (n->param_numel && n->frozen_numel &&
             n->frozen_numel != n->param_numel)
-            fprintf(out, "  (%.1f%% frozen)",
-                    pct(n->frozen_numel, n->param_numel));
+            fprintf(out, "  (%s frozen)",
+                    human_percent(n->frozen_numel, n->param_numel, hb,
+                                  sizeof hb));
         fputc('\n', out);
     }
     return finish(out);
@@ -107,14 +120,7 @@ int report_export(FILE *out, const session *s, const char *format)
 
 int report_presets(FILE *out, const preset_list *l, session *s)
 {
-    char a[32];
-    bitset b;
-    table_totals tot;
-    if (s) {
-        if (bitset_init(&b, s->t.count))
-            return err_set("out of memory");
-        table_get_totals(&s->t, &tot);
-    }
+    char line[SESSION_EMPTY_TEXT + 200];
     for (size_t i = 0; i < l->n; i++) {
         const preset *p = &l->items[i];
         fprintf(out, "%-26s %s%s\n", p->name, p->user ? "(user) " : "",
@@ -126,49 +132,39 @@ int report_presets(FILE *out, const preset_list *l, session *s)
                     p->params[k].max, p->params[k].help);
         if (!s)
             continue;
-        session_result r;
-        if (session_preview_preset(s, l, p->name, &b, &r)) {
+        session_preview pv;
+        if (session_preview_preset(s, l, p->name, NULL, &pv))
             fprintf(out, "    here: %s\n", err_msg());
-            continue;
-        }
-        unsigned long long fz = 0;
-        size_t nt = 0;
-        for (size_t k = 0; k < s->t.count; k++)
-            if (table_at(&s->t, k)->kind == TK_PARAMETER &&
-                bitset_get(&b, k)) {
-                if (!(table_at(&s->t, k)->flags & TF_ALIAS))
-                    fz += table_at(&s->t, k)->numel;
-                nt++;
-            }
-        if (r.matched_tensors == 0)
-            fprintf(out, "    here: matches nothing on this model\n");
         else
-            fprintf(out, "    here: frozen then %zu tensors, %s parameters "
-                    "(%.1f%%)\n", nt, human_count(fz, a, sizeof a),
-                    pct(fz, tot.parameter_numel));
+            fprintf(out, "    here: %s\n",
+                    session_preview_line(&pv, line, sizeof line));
     }
-    if (s)
-        bitset_free(&b);
     return finish(out);
 }
 
 void report_operation(FILE *out, const char *what, const session *s,
                       const session_result *r)
 {
-    char a[32], b[32];
-    fprintf(out, "%s: matched %zu tensors (%s parameters), changed %zu "
-            "tensors (%s parameters)", what, r->matched_tensors,
-            human_count(r->matched_numel, a, sizeof a),
-            (size_t)r->change.tensors_changed,
-            human_count(r->change.numel_changed, b, sizeof b));
+    char a[48], b[48], c[48], d[48];
+    fprintf(out, "%s: matched %s (%s), changed %s (%s)", what,
+            count_of(r->matched_tensors, "tensor", "tensors", a, sizeof a),
+            count_of(r->matched_numel, "parameter", "parameters", b,
+                     sizeof b),
+            count_of(r->change.tensors_changed, "tensor", "tensors", c,
+                     sizeof c),
+            count_of(r->change.numel_changed, "parameter", "parameters", d,
+                     sizeof d));
     if (r->empty_rules)
-        fprintf(out, "; %zu rule%s matched nothing", r->empty_rules,
-                r->empty_rules == 1 ? "" : "s");
+        fprintf(out, "; %s matched nothing",
+                count_of(r->empty_rules, "rule", "rules", a, sizeof a));
     fputc('\n', out);
     size_t ft;
     uint64_t fn, tn;
     freeze_counts(&s->fs, &ft, &fn, &tn);
-    if (tn == 0 && fn > 0)
+    if (tn == 0 && fn == 1)
+        fprintf(out, "note: nothing is left trainable (the 1 parameter is "
+                "frozen)\n");
+    else if (tn == 0 && fn > 0)
         fprintf(out, "note: nothing is left trainable (all %s parameters "
                 "are frozen)\n", human_count(fn, a, sizeof a));
 }

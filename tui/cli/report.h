@@ -23,10 +23,15 @@ int report_tree(FILE *out, const session *s, unsigned depth);
 int report_export(FILE *out, const session *s, const char *format);
 
 /* Lists the presets; with a session (may be NULL), what each would freeze
- * there with its defaults. Returns 0, or -1 with err set. */
+ * on its own with its defaults, from everything trainable (not the
+ * session's state), and the rules that match nothing there, or "does not
+ * fit this model" (session_preview_line). Returns 0, or -1 with err set. */
 int report_presets(FILE *out, const preset_list *l, session *s);
 
-/* One line describing what an operation did. Cannot fail. */
+/* One line describing what an operation did ("freeze 'x': matched 2
+ * tensors (1,024 parameters), changed 1 tensor (512 parameters)"; a
+ * tensor matched by several rules of a preset is counted once), and a
+ * note when nothing is left trainable. Cannot fail. */
 void report_operation(FILE *out, const char *what, const session *s,
                       const session_result *r);
 

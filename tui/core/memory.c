@@ -4,6 +4,7 @@
 #include "human.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,6 +238,17 @@ double memory_percent_saved(uint64_t before, uint64_t after)
     return 100.0 * ((double)before - (double)after) / (double)before;
 }
 
+const char *memory_saved_text(uint64_t before, uint64_t after, char *buf,
+                              size_t cap)
+{
+    if (after > before && cap > 1) {
+        buf[0] = '-';
+        human_percent(after - before, before, buf + 1, cap - 1);
+        return buf;
+    }
+    return human_percent(before - after, before, buf, cap);
+}
+
 const char *memory_optimizer_name(mem_optimizer o)
 {
     return (unsigned)o < MEM_OPT_COUNT ? opt_names[o] : "?";
@@ -275,29 +287,36 @@ int memory_precision_parse(const char *s, mem_precision *out)
                    "bf16, pure-bf16)", s);
 }
 
-/* "46.6 MiB"-style size into buf. */
+/* One row: exact bytes with separators, human bytes, percent saved. */
 static int report_row(FILE *f, const char *label, uint64_t before,
                       uint64_t after)
 {
-    char hb[32], ha[32];
-    human_bytes(before, hb, sizeof hb);
-    human_bytes(after, ha, sizeof ha);
-    return fprintf(f, "  %-10s %18" PRIu64 " %10s %18" PRIu64 " %10s %6.1f%%\n",
-                   label, before, hb, after, ha,
-                   memory_percent_saved(before, after)) < 0 ? -1 : 0;
+    char hb[32], ha[32], cb[32], ca[32], pc[16];
+    return fprintf(f, "  %-10s %18s %10s %18s %10s %7s\n", label,
+                   human_count(before, cb, sizeof cb),
+                   human_bytes(before, hb, sizeof hb),
+                   human_count(after, ca, sizeof ca),
+                   human_bytes(after, ha, sizeof ha),
+                   memory_saved_text(before, after, pc, sizeof pc)) < 0
+               ? -1
+               : 0;
 }
 
 int memory_write_report(FILE *f, const mem_estimate *e)
 {
     const mem_parts *b = &e->before, *a = &e->after;
+    char c1[32], c2[32], c3[32], c4[32], hb[32];
     int bad = 0;
     bad |= fprintf(f, "memory estimate: optimizer %s, precision %s\n",
                    memory_optimizer_name(e->optimizer),
                    memory_precision_name(e->precision)) < 0;
-    bad |= fprintf(f, "trainable: %" PRIu64 " of %" PRIu64
-                   " parameters in %" PRIu64 " of %" PRIu64 " tensors\n",
-                   a->trainable_numel, e->param_numel, a->trainable_tensors,
-                   e->param_tensors) < 0;
+    bad |= fprintf(f, "trainable: %s of %s %s in %s of %s %s\n",
+                   human_count(a->trainable_numel, c1, sizeof c1),
+                   human_count(e->param_numel, c2, sizeof c2),
+                   human_plural(e->param_numel, "parameter", "parameters"),
+                   human_count(a->trainable_tensors, c3, sizeof c3),
+                   human_count(e->param_tensors, c4, sizeof c4),
+                   human_plural(e->param_tensors, "tensor", "tensors")) < 0;
     bad |= fprintf(f, "  %-10s %18s %10s %18s %10s %7s\n", "part",
                    "all trainable", "", "this plan", "", "saved") < 0;
     bad |= report_row(f, "weights", b->weights, a->weights);
@@ -307,9 +326,11 @@ int memory_write_report(FILE *f, const mem_estimate *e)
     bad |= report_row(f, "buffers", b->buffers, a->buffers);
     bad |= report_row(f, "total", b->total, a->total);
     if (a->bookkeeping || b->bookkeeping)
-        bad |= fprintf(f, "optimizer state includes %" PRIu64
-                       " bytes of per-tensor bookkeeping (%s)\n",
-                       a->bookkeeping,
+        bad |= fprintf(f, "optimizer state includes %s %s (%s) of "
+                       "per-tensor bookkeeping (%s)\n",
+                       human_count(a->bookkeeping, c1, sizeof c1),
+                       human_plural(a->bookkeeping, "byte", "bytes"),
+                       human_bytes(a->bookkeeping, hb, sizeof hb),
                        e->optimizer == MEM_ADAM8BIT
                            ? "fp32 absmax per 256-element block"
                            : "a 4-byte float32 step tensor per parameter") < 0;

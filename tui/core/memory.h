@@ -87,6 +87,12 @@ int memory_estimate(const table *t, const bitset *frozen,
  * 0 when before is 0; negative when after is larger. Cannot fail. */
 double memory_percent_saved(uint64_t before, uint64_t after);
 
+/* memory_percent_saved as text into buf (cap bytes): human_percent's
+ * form ("75.0%", "<0.1%", ">99.9%"; "100.0%" only when after is 0),
+ * "-50.0%" when after is larger. Returns buf. Cannot fail. */
+const char *memory_saved_text(uint64_t before, uint64_t after, char *buf,
+                              size_t cap);
+
 /* "sgd", "momentum", "adam", "adamw", "adafactor", "adam8bit"; "?" for a
  * value out of range. Cannot fail. */
 const char *memory_optimizer_name(mem_optimizer o);
@@ -103,9 +109,10 @@ int memory_optimizer_parse(const char *s, mem_optimizer *out);
 int memory_precision_parse(const char *s, mem_precision *out);
 
 /* Writes the human report: one row per component with before, after and
- * percent saved, trainable counts, the bookkeeping note and the line
- * "activations are not estimated". Returns 0, or -1 with err set when
- * writing fails. */
+ * percent saved (exact bytes with thousands separators, then human
+ * bytes, then memory_saved_text), trainable counts, the bookkeeping note
+ * and the line "activations are not estimated". Returns 0, or -1 with err
+ * set when writing fails. */
 int memory_write_report(FILE *f, const mem_estimate *e);
 
 #endif

@@ -3,6 +3,7 @@
 #include "plan.h"
 
 #include "err.h"
+#include "suggest.h"
 #include "table.h"
 #include "utf8.h"
 #include "yamldoc.h"
@@ -372,9 +373,13 @@ static int read_rules(reader *r, const ynode *root)
                               pat) < 0)
                 return -1;
         } else {
-            return ynode_error(r->d, it->items[0], "unknown rule '%s' "
+            static const char *const kinds[] = {"freeze", "unfreeze",
+                                                "invert"};
+            const char *m = suggest_closest(k, kinds, 3);
+            return ynode_error(r->d, it->items[0], "unknown rule '%s'%s%s%s "
                                "(expected one of: freeze, unfreeze, invert)",
-                               k);
+                               k, m ? "; did you mean '" : "", m ? m : "",
+                               m ? "'?" : "");
         }
         r->p->rules[r->p->nrules - 1].line = it->line;
         r->p->rules[r->p->nrules - 1].col = it->col;

@@ -2,6 +2,7 @@
  * plan_resolve.h and docs/plan-format.md). */
 #include "plan_resolve.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ void plan_initial_state(const table *t, bitset *out)
 
 int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
                     bitset *target, size_t *matched,
-                    unsigned long long *numel)
+                    unsigned long long *numel, bitset *hits)
 {
     *matched = 0;
     *numel = 0;
@@ -46,6 +47,8 @@ int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
             else
                 bitset_set(target, i);
             (*matched)++;
+            if (hits)
+                bitset_set(hits, i);
             if (!(table_at(t, i)->flags & TF_ALIAS))
                 *numel += table_at(t, i)->numel;
         }
@@ -53,8 +56,13 @@ int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
     }
     size_t col = 0;
     pattern *p = pattern_compile(src, &col);
-    if (!p)
-        return err_prefix("pattern '%s'", src);
+    if (!p) {
+        char why[1024], hint[600];
+        snprintf(why, sizeof why, "%s", err_msg());
+        return err_set("pattern '%.200s%s': %s%s", src,
+                       strlen(src) > 200 ? "..." : "", why,
+                       plan_hint(t, src, hint, sizeof hint));
+    }
     bitset m;
     if (bitset_init(&m, t->count)) {
         pattern_free(p);
@@ -71,8 +79,11 @@ int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
     }
     *numel = n;
     for (size_t i = 0; i < t->count; i++)
-        if (bitset_get(&m, i) && is_model(t, i))
+        if (bitset_get(&m, i) && is_model(t, i)) {
             (*matched)++;
+            if (hits)
+                bitset_set(hits, i);
+        }
     table_close_ties(t, &m);
     for (size_t i = 0; i < t->count; i++) {
         if (!bitset_get(&m, i) || !is_model(t, i))
@@ -143,18 +154,22 @@ static int frozen_from_rules(const table *t, const plan *p,
         const char *what = r->pattern ? r->pattern : "invert";
         size_t matched = 0;
         unsigned long long numel = 0;
-        if (plan_apply_rule(t, r->kind, r->pattern, out, &matched, &numel))
+        if (plan_apply_rule(t, r->kind, r->pattern, out, &matched, &numel,
+                            NULL))
             return err_prefix("%s:%u:%u", plan_path, r->line, r->col);
         if (matched)
             continue;
+        char hint[600];
         if (!allow_empty)
             return err_set("%s:%u:%u: rule '%.200s' matches nothing in %s "
-                           "(--allow-empty applies the plan anyway)",
-                           plan_path, r->line, r->col, what, checkpoint);
+                           "(--allow-empty applies the plan anyway)%s",
+                           plan_path, r->line, r->col, what, checkpoint,
+                           plan_hint(t, r->pattern, hint, sizeof hint));
         (*nempty)++;
         if (report)
             fprintf(report, "%s:%u:%u: rule '%.200s' matches nothing in "
-                    "%s\n", plan_path, r->line, r->col, what, checkpoint);
+                    "%s%s\n", plan_path, r->line, r->col, what, checkpoint,
+                    plan_hint(t, r->pattern, hint, sizeof hint));
     }
     keep_parameters(t, out);
     return 0;
@@ -231,9 +246,11 @@ int plan_resolve(const table *t, const plan *p, const char *plan_path,
         check_counts(t, p, plan_path, checkpoint, report);
     if (use_list) {
         if (nmissing) {
-            err_set("%s: frozen name '%s' is not a tensor of %s%s", plan_path,
-                    names[0], checkpoint,
-                    nmissing > 1 ? " (and more names are missing)" : "");
+            char hint[600];
+            err_set("%s: frozen name '%.300s' is not a tensor of %s%s%s",
+                    plan_path, names[0], checkpoint,
+                    nmissing > 1 ? " (and more names are missing)" : "",
+                    plan_hint_name(t, names[0], hint, sizeof hint));
             goto out;
         }
         r.source = PLAN_FROM_LIST;

@@ -60,11 +60,41 @@ void plan_initial_state(const table *t, bitset *out);
  * pattern matches, and of every name tied to a matched parameter;
  * invert flips every parameter. *matched gets the model tensors the
  * pattern matched, *numel the elements of the parameters among them (a
- * tie group once). Returns 0, or -1 with err set (a pattern that does not
- * compile, out of memory); `target` is then partly changed. */
+ * tie group once). `hits` (t->count bits, may be NULL) gets the bits of
+ * those tensors set (added to what it holds), so that several rules can
+ * count a tensor once. Returns 0, or -1 with err set (a pattern that does
+ * not compile: "pattern 'x': <the problem>" and plan_hint's hint, out of
+ * memory); `target` is then partly changed. */
 int plan_apply_rule(const table *t, plan_rule_kind kind, const char *src,
                     bitset *target, size_t *matched,
-                    unsigned long long *numel);
+                    unsigned long long *numel, bitset *hits);
+
+/* What to try instead of pattern `src`, which does not compile or matches
+ * no tensor of t, as text to append to the message ("; ..."), or "" when
+ * there is nothing to say. The one source of these hints for every face
+ * (--freeze/--unfreeze, plans, presets, the editor's prompts):
+ *   "layer1.0."    "; drop the trailing dot: a pattern that names a module
+ *                  means its subtree (layer1.0)"
+ *   ".embeddings"  "; drop the leading dot: ... (**.embeddings at any
+ *                  depth)"
+ *   "*LayerNorm*"  "; * matches within one segment; use **.LayerNorm.**
+ *                  for every LayerNorm"
+ *   "LayerNorm"    "; a pattern matches a name from its start; use
+ *                  **.LayerNorm for every LayerNorm"
+ *   "layr1.**"     "; closest name: layer1" (up to 3 module or tensor
+ *                  names, close by suggest.h's edit distance to the first
+ *                  segment that matches nothing, below the modules that
+ *                  the segments before it match; one per segment name)
+ * A regex gets no hint. Writes into buf (cap bytes, truncated) and
+ * returns buf. Cannot fail; t and src are untouched. */
+const char *plan_hint(const table *t, const char *src, char *buf,
+                      size_t cap);
+
+/* The closest names of t to `name`, a tensor name it lacks (a plan's
+ * frozen: list), as plan_hint's "; closest names: ..." part alone, or "".
+ * Returns buf. Cannot fail; t and name are untouched. */
+const char *plan_hint_name(const table *t, const char *name, char *buf,
+                           size_t cap);
 
 /* Resolves plan `p` (read from `plan_path`) onto the table of
  * `checkpoint` by the rules above, into `out` (t->count bits, overwritten:

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "suggest.h"
 #include "preset_template.h"
 
 #define VARS_MAX_CONTAINERS 4096u
@@ -74,9 +75,18 @@ static int parse_args(const preset *p, const char *args, long long *values)
                 memcmp(p->params[i].name, k, klen) == 0)
                 break;
         if (i == p->nparams) {
+            char word[PRESET_MAX_NAME + 1];
+            suggest sg;
+            snprintf(word, sizeof word, "%.*s", (int)klen, k);
+            suggest_begin(&sg, word);
+            for (size_t j = 0; j < p->nparams; j++)
+                suggest_offer(&sg, p->params[j].name);
             param_names(p, names, sizeof names);
-            return err_set("preset '%s': unknown parameter '%.*s' "
-                           "(parameters: %s)", p->name, (int)klen, k, names);
+            return err_set("preset '%s': unknown parameter '%.*s'%s%s%s "
+                           "(parameters: %s)", p->name, (int)klen, k,
+                           sg.best ? "; did you mean '" : "",
+                           sg.best ? sg.best : "", sg.best ? "'?" : "",
+                           names);
         }
         if (given[i])
             return err_set("preset '%s': %s given twice", p->name,

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "err.h"
+#include "human.h"
 #include "plan_resolve.h"
+#include "suggest.h"
 
 static void rules_free(session_rule *r, size_t n)
 {
@@ -84,59 +86,132 @@ void session_free(session *s)
     memset(s, 0, sizeof *s);
 }
 
-int session_resolve_rule(const table *t, plan_rule_kind kind,
-                         const char *src, bitset *target, size_t *matched,
-                         unsigned long long *numel)
+/* Model tensors (parameters and buffers) of t. */
+static size_t count_model(const table *t)
 {
-    return plan_apply_rule(t, kind, src, target, matched, numel);
+    size_t n = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        unsigned k = table_at(t, i)->kind;
+        n += k == TK_PARAMETER || k == TK_BUFFER;
+    }
+    return n;
+}
+
+/* The outcome of running rules: each rule's matches, and their union. */
+typedef struct {
+    size_t *matched;        /* per rule (owned) */
+    bitset hits;            /* model tensors any rule matched */
+    size_t empty;           /* rules that matched nothing */
+    int fits;               /* see session_apply_preset */
+} rules_run;
+
+static void run_free(rules_run *x)
+{
+    free(x->matched);
+    bitset_free(&x->hits);
+}
+
+/* Applies rules[0..n) in order to `target` into *x (run_free it either
+ * way). Returns 0, or -1 with err set. */
+static int run_rules(const table *t, const session_rule *rules, size_t n,
+                     bitset *target, rules_run *x)
+{
+    size_t nmodel = count_model(t);
+    int part = 0;
+    memset(x, 0, sizeof *x);
+    x->matched = calloc(n ? n : 1, sizeof *x->matched);
+    if (!x->matched || bitset_init(&x->hits, t->count))
+        return err_set("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        unsigned long long numel;
+        if (plan_apply_rule(t, rules[i].kind, rules[i].pattern, target,
+                            &x->matched[i], &numel, &x->hits))
+            return -1;
+        x->empty += x->matched[i] == 0;
+        part |= x->matched[i] > 0 && x->matched[i] < nmodel;
+    }
+    x->fits = x->empty == 0 || part;
+    return 0;
+}
+
+static const char *kind_name(plan_rule_kind k)
+{
+    return k == PLAN_FREEZE ? "freeze" : k == PLAN_UNFREEZE ? "unfreeze"
+                                                            : "invert";
+}
+
+/* "1 of its 3 rules matches nothing there: unfreeze 'x'" into buf
+ * (`where` is "" or " there"). */
+static void describe_empty(const session_rule *rules, size_t n,
+                           const rules_run *x, const char *where, char *buf,
+                           size_t cap)
+{
+    size_t used;
+    if (x->empty == n && n == 1)
+        used = (size_t)snprintf(buf, cap, "its rule matches nothing%s:",
+                                where);
+    else if (x->empty == n)
+        used = (size_t)snprintf(buf, cap, "all %zu of its rules match "
+                                "nothing%s:", n, where);
+    else
+        used = (size_t)snprintf(buf, cap, "%zu of its %zu rules %s "
+                                "nothing%s:", x->empty, n,
+                                human_plural(x->empty, "matches", "match"),
+                                where);
+    for (size_t i = 0, k = 0; i < n && used < cap; i++) {
+        if (x->matched[i])
+            continue;
+        const char *p = rules[i].pattern ? rules[i].pattern : "";
+        used += (size_t)snprintf(buf + used, cap - used, "%s %s '%.80s%s'",
+                                 k++ ? "," : "", kind_name(rules[i].kind), p,
+                                 strlen(p) > 80 ? "..." : "");
+    }
 }
 
 /* Applies `n` rules as one step. Returns 0, or -1 (nothing changed). */
 static int apply_rules(session *s, const session_rule *rules, size_t n,
-                       int allow_empty, int is_preset, session_result *res)
+                       int allow_empty, const char *preset_spec,
+                       session_result *res)
 {
     session_result r;
     bitset target;
     session_step step;
+    rules_run x;
+    char why[SESSION_EMPTY_TEXT], hint[600];
+    uint64_t numel = 0;
     memset(&r, 0, sizeof r);
     memset(&step, 0, sizeof step);
+    memset(&x, 0, sizeof x);
     if (bitset_init(&target, s->t.count))
         return err_set("out of memory");
     bitset_copy(&target, &s->fs.frozen);
     /* a preset's rules that match nothing here are not recorded: in the
      * plan they would make every later resolution of it fail */
-    unsigned char *keep = calloc(n ? n : 1, 1);
     size_t nkeep = 0;
-    if (!keep) {
-        bitset_free(&target);
-        return err_set("out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t matched;
-        unsigned long long numel;
-        if (session_resolve_rule(&s->t, rules[i].kind, rules[i].pattern, &target,
-                         &matched, &numel))
-            goto fail;
-        if (matched == 0) {
-            r.empty_rules++;
-            if (!allow_empty && !is_preset) {
-                err_set("pattern '%.200s%s' matches nothing in %s",
-                        rules[i].pattern ? rules[i].pattern : "",
-                        rules[i].pattern && strlen(rules[i].pattern) > 200
-                            ? "..." : "",
-                        s->checkpoint);
-                goto fail;
-            }
-        }
-        r.matched_tensors += matched;
-        r.matched_numel += numel;
-        keep[i] = matched > 0 || !is_preset;
-        nkeep += keep[i];
-    }
-    if (is_preset && n > 0 && r.empty_rules == n && !allow_empty) {
-        err_set("the preset matches nothing in %s", s->checkpoint);
+    if (run_rules(&s->t, rules, n, &target, &x))
+        goto fail;
+    if (!preset_spec && x.empty && !allow_empty) {
+        err_set("pattern '%.200s%s' matches nothing in %s%s",
+                rules[0].pattern ? rules[0].pattern : "",
+                rules[0].pattern && strlen(rules[0].pattern) > 200 ? "..."
+                                                                   : "",
+                s->checkpoint,
+                plan_hint(&s->t, rules[0].pattern, hint, sizeof hint));
         goto fail;
     }
+    if (preset_spec && !x.fits && !allow_empty) {
+        describe_empty(rules, n, &x, " there", why, sizeof why);
+        err_set("preset '%s' does not fit %s: %s (--allow-empty applies it "
+                "anyway)", preset_spec, s->checkpoint, why);
+        goto fail;
+    }
+    r.empty_rules = x.empty;
+    r.matched_tensors = bitset_count(&x.hits);
+    if (table_count_params(&s->t, &x.hits, &numel, NULL))
+        goto fail;
+    r.matched_numel = numel;
+    for (size_t i = 0; i < n; i++)
+        nkeep += x.matched[i] > 0 || !preset_spec;
     step.rules_before = s->nrules;
     step.rules_added = nkeep;
     if (grow((void **)&s->rules, &s->rules_cap, s->nrules + nkeep,
@@ -150,7 +225,7 @@ static int apply_rules(session *s, const session_rule *rules, size_t n,
         goto fail;
     }
     for (size_t i = 0, k = 0; i < n; i++) {
-        if (!keep[i])
+        if (!(x.matched[i] > 0 || !preset_spec))
             continue;
         step.rules[k].kind = rules[i].kind;
         if (rules[i].pattern && !(step.rules[k].pattern =
@@ -172,7 +247,7 @@ static int apply_rules(session *s, const session_rule *rules, size_t n,
     s->undo[s->nundo++] = step;
     steps_clear(s->redo, &s->nredo);
     bitset_free(&target);
-    free(keep);
+    run_free(&x);
     if (res)
         *res = r;
     return 0;
@@ -181,7 +256,7 @@ fail:
         rules_free(step.rules, nkeep);
     free(step.rules);
     bitset_free(&target);
-    free(keep);
+    run_free(&x);
     return -1;
 }
 
@@ -191,10 +266,11 @@ int session_apply_rule(session *s, plan_rule_kind kind, const char *src,
     session_rule r = {kind, kind == PLAN_INVERT ? NULL : (char *)src};
     if (kind != PLAN_INVERT && !src)
         return err_set("no pattern given");
-    return apply_rules(s, &r, 1, allow_empty, 0, res);
+    return apply_rules(s, &r, 1, allow_empty, NULL, res);
 }
 
-/* Expands a preset spec into session rules (caller frees). */
+/* Expands a preset spec into session rules (caller frees). Errors name
+ * the preset. */
 static int expand_preset(const session *s, const preset_list *l,
                          const char *spec, session_rule **out, size_t *n,
                          size_t *dropped)
@@ -206,9 +282,15 @@ static int expand_preset(const session *s, const preset_list *l,
     if (preset_split_spec(spec, name, sizeof name, &args))
         return -1;
     const preset *p = preset_list_find(l, name);
-    if (!p)
-        return err_set("no preset named '%s' (tui --presets lists them)",
-                       name);
+    if (!p) {
+        suggest sg;
+        suggest_begin(&sg, name);
+        for (size_t i = 0; i < l->n; i++)
+            suggest_offer(&sg, l->items[i].name);
+        return err_set("unknown preset '%s'%s%s%s (tui --presets lists "
+                       "them)", name, sg.best ? "; did you mean '" : "",
+                       sg.best ? sg.best : "", sg.best ? "'?" : "");
+    }
     if (preset_vars_from_table(&s->t, &vars) ||
         preset_expand(p, args, &vars, &e))
         return -1;
@@ -236,42 +318,78 @@ int session_apply_preset(session *s, const preset_list *l, const char *spec,
     session_rule *r;
     size_t n, dropped;
     if (expand_preset(s, l, spec, &r, &n, &dropped))
-        return err_prefix("preset '%s'", spec);
-    int rc = apply_rules(s, r, n, allow_empty, 1, res);
+        return -1;
+    int rc = apply_rules(s, r, n, allow_empty, spec, res);
     if (rc == 0 && res)
         res->dropped_rules = dropped;
     rules_free(r, n);
     free(r);
-    return rc ? err_prefix("preset '%s'", spec) : 0;
+    return rc;
 }
 
 int session_preview_preset(const session *s, const preset_list *l,
                            const char *spec, bitset *out,
-                           session_result *res)
+                           session_preview *pv)
 {
     session_rule *r;
     size_t n, dropped;
-    session_result acc;
-    memset(&acc, 0, sizeof acc);
+    bitset b;
+    rules_run x;
+    table_totals tot;
+    uint64_t numel = 0;
+    int rc = -1;
+    memset(pv, 0, sizeof *pv);
+    memset(&x, 0, sizeof x);
     if (expand_preset(s, l, spec, &r, &n, &dropped))
-        return err_prefix("preset '%s'", spec);
-    bitset_copy(out, &s->fs.frozen);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        size_t matched;
-        unsigned long long numel;
-        rc = session_resolve_rule(&s->t, r[i].kind, r[i].pattern, out, &matched,
-                          &numel);
-        acc.matched_tensors += matched;
-        acc.matched_numel += numel;
-        acc.empty_rules += matched == 0;
+        return -1;
+    if (bitset_init(&b, s->t.count)) {
+        err_set("out of memory");
+        goto out;
     }
-    acc.dropped_rules = dropped;
+    if (run_rules(&s->t, r, n, &b, &x))
+        goto out;
+    for (size_t i = 0; i < s->t.count; i++)
+        if (table_at(&s->t, i)->kind != TK_PARAMETER)
+            bitset_clear(&b, i);
+    if (table_count_params(&s->t, &b, &numel, &pv->frozen_tensors))
+        goto out;
+    table_get_totals(&s->t, &tot);
+    pv->rules = n;
+    pv->dropped_rules = dropped;
+    pv->empty_rules = x.empty;
+    pv->fits = x.fits;
+    pv->matched_tensors = bitset_count(&x.hits);
+    pv->frozen_numel = numel;
+    pv->total_numel = tot.parameter_numel;
+    if (x.empty)
+        describe_empty(r, n, &x, "", pv->empty, sizeof pv->empty);
+    if (out)
+        bitset_copy(out, &b);
+    rc = 0;
+out:
+    run_free(&x);
+    bitset_free(&b);
     rules_free(r, n);
     free(r);
-    if (res)
-        *res = acc;
-    return rc ? err_prefix("preset '%s'", spec) : 0;
+    return rc;
+}
+
+const char *session_preview_line(const session_preview *pv, char *buf,
+                                 size_t cap)
+{
+    char a[32], c[32], p[16];
+    if (!pv->fits) {
+        snprintf(buf, cap, "does not fit this model: %s", pv->empty);
+        return buf;
+    }
+    snprintf(buf, cap, "would freeze %s %s, %s %s (%s)%s%s",
+             human_count(pv->frozen_tensors, a, sizeof a),
+             human_plural(pv->frozen_tensors, "tensor", "tensors"),
+             human_count(pv->frozen_numel, c, sizeof c),
+             human_plural(pv->frozen_numel, "parameter", "parameters"),
+             human_percent(pv->frozen_numel, pv->total_numel, p, sizeof p),
+             pv->empty_rules ? "; " : "", pv->empty_rules ? pv->empty : "");
+    return buf;
 }
 
 int session_undo(session *s, session_result *res)

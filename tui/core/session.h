@@ -63,12 +63,33 @@ typedef struct {
 /* What an operation did. */
 typedef struct {
     freeze_report change;   /* tensors and parameters that changed state */
-    size_t matched_tensors; /* model tensors the rules matched (last rule
-                               for a single rule, all rules for a preset) */
-    unsigned long long matched_numel; /* parameter elements among them */
+    size_t matched_tensors; /* model tensors the rules matched, each once
+                               however many of a preset's rules match it */
+    unsigned long long matched_numel; /* parameter elements among them (a
+                               tie group once) */
     size_t empty_rules;     /* rules that matched nothing */
     size_t dropped_rules;   /* preset rules dropped (empty ranges) */
 } session_result;
+
+/* Bytes of session_preview.empty. */
+#define SESSION_EMPTY_TEXT 480
+
+/* What a preset would do on its own: from everything trainable, not
+ * from the session's state. */
+typedef struct {
+    size_t rules;           /* its rules after expansion */
+    size_t dropped_rules;   /* rules dropped (empty ranges, `if:`) */
+    size_t empty_rules;     /* rules that match nothing on this model */
+    int fits;               /* 0: it does not fit this model (see
+                               session_apply_preset) */
+    size_t matched_tensors; /* model tensors its rules match, each once */
+    size_t frozen_tensors;  /* parameter names frozen afterwards */
+    unsigned long long frozen_numel; /* their elements, a tie group once */
+    unsigned long long total_numel;  /* the model's parameter elements */
+    char empty[SESSION_EMPTY_TEXT]; /* the rules that match nothing,
+                               "2 of its 3 rules match nothing: unfreeze
+                               'x', freeze 'y'" (patterns shortened) */
+} session_preview;
 
 /* Starts a session on a filled table, which is moved in (*t is left
  * empty; the session frees the table). `checkpoint` is copied. Defaults:
@@ -84,23 +105,44 @@ void session_free(session *s);
  * step. A pattern that matches no parameter or buffer is an error unless
  * allow_empty (then it is recorded and counted in empty_rules).
  * Returns 0, or -1 with err set ("pattern 'x': unclosed '{' at column 3",
- * "pattern 'x' matches nothing in model.pt"); nothing changes on error. */
+ * "pattern 'x' matches nothing in model.pt", both with plan_hint's hint:
+ * "; closest names: ..."); nothing changes on error. */
 int session_apply_rule(session *s, plan_rule_kind kind, const char *src,
                        int allow_empty, session_result *res);
 
 /* Applies a preset ("name" or "name:k=v,k=v") from list `l` as one
- * undoable step; its expanded rules are recorded. A preset whose rules
- * all match nothing is an error unless allow_empty.
- * Returns 0, or -1 with err set; nothing changes on error. */
+ * undoable step; its expanded rules that match something are recorded
+ * (one that matches nothing is an alternative for other models: in the
+ * plan it would make every later resolution fail). A preset that does
+ * not fit this model is an error unless allow_empty: some of its rules
+ * match nothing and none of the others selects part of the model (a
+ * rule matching every tensor, like `freeze: "**"`, says nothing about
+ * the fit), so llama-last-n on a ResNet, whose only working rule is
+ * `freeze: "**"`, does not fit. Returns 0, or -1 with err set ("unknown
+ * preset 'head_only'; did you mean 'head-only'? (tui --presets lists
+ * them)", "preset 'x' does not fit m.pt: 1 of its 2 rules matches
+ * nothing there: unfreeze 'y' (--allow-empty applies it anyway)", an
+ * argument or
+ * pattern error); nothing changes on error. */
 int session_apply_preset(session *s, const preset_list *l, const char *spec,
                          int allow_empty, session_result *res);
 
-/* Computes, without changing anything, the frozen set the given rules
- * would produce from the current state into `out` (t.count bits,
- * initialised by the caller). Returns 0, or -1 with err set. */
+/* What preset `spec` would do on its own, from everything trainable (not
+ * from the current state), without changing anything: into *pv, and the
+ * frozen set into `out` when not NULL (t.count bits, initialised by the
+ * caller). Returns 0, or -1 with err set (unknown preset, bad
+ * arguments, a pattern that does not compile). */
 int session_preview_preset(const session *s, const preset_list *l,
                            const char *spec, bitset *out,
-                           session_result *res);
+                           session_preview *pv);
+
+/* The preview as one line into buf (cap bytes): "would freeze 30
+ * tensors, 683,072 parameters (5.8%)", then "; 1 of its 3 rules matches
+ * nothing: unfreeze 'x'" when some do, or "does not fit this model: all 2
+ * of its rules match nothing: ..." (see session_apply_preset). Returns
+ * buf. Cannot fail. */
+const char *session_preview_line(const session_preview *pv, char *buf,
+                                 size_t cap);
 
 /* Undoes / redoes the last whole operation. Return 1 when a step was
  * undone/redone, 0 when there was none. Cannot fail. */
@@ -136,16 +178,6 @@ int session_save_plan(session *s, const char *plan_path);
 
 /* The current estimate. Returns 0, or -1 with err set. */
 int session_estimate(const session *s, mem_estimate *out);
-
-/* Applies one rule to `target` (t->count bits): freeze sets and unfreeze
- * clears the bits of the model tensors (parameters and buffers) the
- * pattern matches; invert flips every parameter. *matched gets the
- * model tensors matched, *numel the elements of the parameters among
- * them. Returns 0, or -1
- * with err set (a pattern that does not compile, out of memory). */
-int session_resolve_rule(const table *t, plan_rule_kind kind,
-                         const char *src, bitset *target,
-                         size_t *matched, unsigned long long *numel);
 
 /* Writes `name` as a glob that matches exactly that name (and, by the
  * subtree rule, what is below it): special characters are escaped.

@@ -76,7 +76,8 @@ int ynode_string(const yamldoc *d, const ynode *n, const char **out);
 
 /* Checks that every key of MAP node `map` is in the NULL-terminated list
  * `allowed`; an unknown key gives "line:col: unknown key 'x' (expected one
- * of: a, b, c)". Returns 0 or -1. */
+ * of: a, b, c)", with "; did you mean 'y'?" after the key when one of
+ * `allowed` is close (suggest.h). Returns 0 or -1. */
 int ynode_check_keys(const yamldoc *d, const ynode *map,
                      const char *const *allowed);
 

@@ -3,6 +3,7 @@
 #include "yamldoc.h"
 
 #include "err.h"
+#include "suggest.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -196,9 +197,15 @@ int ynode_check_keys(const yamldoc *d, const ynode *map,
                 break;
         if (allowed[j])
             continue;
-        char list[600];
+        char list[600], mean[SUGGEST_MAX_LEN + 40] = "";
         size_t used = 0;
+        suggest sg;
         list[0] = '\0';
+        suggest_begin(&sg, k->str);
+        for (j = 0; allowed[j]; j++)
+            suggest_offer(&sg, allowed[j]);
+        if (sg.best)
+            snprintf(mean, sizeof mean, "; did you mean '%s'?", sg.best);
         for (j = 0; allowed[j] && used < sizeof list; j++) {
             int w = snprintf(list + used, sizeof list - used, "%s%s",
                              j ? ", " : "", allowed[j]);
@@ -206,8 +213,8 @@ int ynode_check_keys(const yamldoc *d, const ynode *map,
                 break;
             used += (size_t)w;
         }
-        return ynode_error(d, k, "unknown key '%s' (expected one of: %s)",
-                           k->str, list);
+        return ynode_error(d, k, "unknown key '%s'%s (expected one of: %s)",
+                           k->str, mean, list);
     }
     return 0;
 }

@@ -18,39 +18,18 @@ const preset_list *ui_presets(const ui *u)
     return u->has_own_presets ? &u->own_presets : u->cfg->presets;
 }
 
-/* "would freeze N tensors, P parameters (x%)" for a spec, into out.
- * Returns 0, or -1 with the error text in out. */
+/* What the preset would freeze on its own, for a spec, into out
+ * (session_preview_line). Returns 0, or -1 with the error text, or the
+ * "does not fit this model" line, in out. */
 static int preview(ui *u, const char *spec, char *out, size_t cap)
 {
-    session *s = u->s;
-    bitset b;
-    session_result r;
-    char a[32], c[32];
-    if (bitset_init(&b, s->t.count)) {
-        snprintf(out, cap, "out of memory");
-        return -1;
-    }
-    if (session_preview_preset(s, ui_presets(u), spec, &b, &r)) {
+    session_preview pv;
+    if (session_preview_preset(u->s, ui_presets(u), spec, NULL, &pv)) {
         snprintf(out, cap, "%s", err_msg());
-        bitset_free(&b);
         return -1;
     }
-    size_t n = 0;
-    uint64_t numel = 0;
-    for (size_t i = 0; i < s->t.count; i++)
-        if (bitset_get(&b, i) && bitset_get(&s->fs.params, i)) {
-            n++;
-            /* a tie group freezes whole: count it at its first name */
-            if (!(table_at(&s->t, i)->flags & TF_ALIAS))
-                numel += table_at(&s->t, i)->numel;
-        }
-    bitset_free(&b);
-    uint64_t all = tree_root(&s->tr)->param_numel;
-    snprintf(out, cap, "would freeze %s tensors, %s params (%.1f%%)%s",
-             human_count(n, a, sizeof a), human_count(numel, c, sizeof c),
-             all ? 100.0 * (double)numel / (double)all : 0.0,
-             r.empty_rules ? "; some rules match nothing here" : "");
-    return 0;
+    session_preview_line(&pv, out, cap);
+    return pv.fits ? 0 : -1;
 }
 
 /* The menu's text: one line per preset, the selected one marked. */
