@@ -59,8 +59,8 @@ extern "C" {
 
 int ts_module_load(const char *path, const char *device, ts_module **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         c10::Device d = ts_device_parse(device);
         // The interpreter with eager autograd: the same numbers as eager
         // PyTorch, no profiling runs, no specialisation per input shape.
@@ -75,12 +75,12 @@ int ts_module_load(const char *path, const char *device, ts_module **out)
 
 void ts_module_free(ts_module *m)
 {
-    delete m;
+    TS_GUARD_VOID(delete m;)
 }
 
 size_t ts_module_count(const ts_module *m)
 {
-    return m->entries.size();
+    TS_GUARD(0, return m->entries.size();)
 }
 
 int ts_module_info(const ts_module *m, size_t i, ts_tensor_info *out)

@@ -63,6 +63,7 @@ typedef struct {
     double ep_loss;        /* sums over the current epoch's steps */
     int64_t ep_correct, ep_count, ep_steps;
     double last_train_loss, last_train_acc; /* last finished epoch */
+    double last_step_loss; /* the loss of the last step taken */
     double val_loss, val_acc;
     int have_val;
     uint64_t val_step;     /* step of the last evaluation */
@@ -70,11 +71,15 @@ typedef struct {
     double t_start;
     uint64_t samples;
     uint64_t grad_bytes, state_bytes;
+    int have_grad_bytes;   /* grad_bytes measured (here, or restored) */
+    uint64_t ckpt_total;   /* the run's length when the restored checkpoint
+                              was saved (0: not recorded) */
     int made_out_dir;      /* this run created the output folder */
     int wrote_ckpt;        /* a checkpoint exists from this run or before */
     FILE *metrics;
     int tty;
     double last_draw;
+    uint64_t logged_step;  /* step of the last plain progress line */
 } trainer;
 
 /* --- train_config.c --- */
@@ -136,6 +141,13 @@ int train_ckpt_save(trainer *t);
 /* Finds the newest complete checkpoint in the output folder and restores
  * it. Returns 1 restored, 0 none found, -1 error. */
 int train_ckpt_restore(trainer *t);
+/* 1 when the output folder holds a finished run of these settings: its
+ * newest checkpoint is at step t->total, made with the same samples,
+ * batch size, seed and optimizer, and the final outputs (model.ts.pt,
+ * weights.safetensors, report.json) are there. Reads only the
+ * checkpoint's header; changes nothing. 0 otherwise (errors included:
+ * the restore that follows reports them). */
+int train_ckpt_complete(trainer *t);
 /* Writes the final TorchScript module and weights. 0 or -1. */
 int train_write_outputs(trainer *t);
 /* Drops metrics lines after step t->step (on resume). 0 or -1. */
