@@ -130,11 +130,12 @@ int ts_module_write(ts_module *m, size_t i, const void *src, size_t nbytes);
 int ts_module_set_mode(ts_module *m, int on, const char *const *eval_paths,
                        size_t n);
 
-/* Saves the module as a TorchScript archive at `path` (its current
- * weights, moved to the CPU in the file so it loads anywhere). The
- * caller makes that atomic (a temp name, then rename). Returns 0, or -1.
- */
-int ts_module_save(ts_module *m, const char *path);
+/* The module as a TorchScript archive in memory (its current weights,
+ * moved to the CPU in the archive so it loads anywhere), for the caller
+ * to write (atomically). *data (len bytes) is borrowed: valid until the
+ * next ts_module_archive or ts_module_free. Returns 0, or -1 with the
+ * error set (*data NULL). */
+int ts_module_archive(ts_module *m, const void **data, size_t *len);
 
 /* --- data --------------------------------------------------------------- */
 

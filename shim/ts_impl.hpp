@@ -22,6 +22,7 @@ struct ts_module {
     torch::jit::Module m;
     c10::Device dev{c10::kCPU};
     std::vector<ts_entry> entries;
+    std::string archive; // the last ts_module_archive
 };
 
 struct ts_tensor {

@@ -49,8 +49,9 @@ static int ckpt_fill(void *vctx, size_t i, void *buf, size_t n)
 }
 
 /* Every model tensor (prefix "" or "model/"), then optimizer state and
- * the generators when `full`. Writes the file at `path`. */
-static int write_state(trainer *t, const char *path, int full,
+ * the generators when `full`. Writes the file at `path` (st_write's
+ * `replace`). */
+static int write_state(trainer *t, const char *path, int full, int replace,
                        const char *const *meta, size_t nmeta)
 {
     int rc = -1;
@@ -115,7 +116,7 @@ static int write_state(trainer *t, const char *path, int full,
         src[i] = SRC_RNG;
         idx[i] = r;
     }
-    rc = st_write(path, e, n, meta, nmeta, ckpt_fill, &c);
+    rc = st_write(path, replace, e, n, meta, nmeta, ckpt_fill, &c);
     goto cleanup;
 oom:
     err_set("out of memory");
@@ -211,14 +212,14 @@ int train_ckpt_save(trainer *t)
         "measured_bytes", t->have_grad_bytes ? v[13] : "",
     };
     snprintf(file, sizeof file, "%s/state.safetensors", tmp);
-    if (write_state(t, file, 1, meta, sizeof meta / sizeof *meta / 2) < 0 ||
-        train_fsync_dir(tmp) < 0)
+    if (write_state(t, file, 1, 0, meta, sizeof meta / sizeof *meta / 2) < 0 ||
+        atomic_sync_dir(tmp) < 0)
         goto fail;
     if (rename(tmp, dst) < 0) {
         err_set("%s: %s", dst, strerror(errno));
         goto fail;
     }
-    if (train_fsync_dir(t->out_dir) < 0)
+    if (atomic_sync_dir(t->out_dir) < 0)
         return -1;
     t->wrote_ckpt = 1;
     prune(t, name);
@@ -406,26 +407,19 @@ int train_ckpt_complete(trainer *t)
     return done;
 }
 
-static int save_module(const char *tmp, void *ctx)
-{
-    trainer *t = ctx;
-    if (ts_module_save(t->mod, tmp) < 0)
-        return err_set("%s: %s", tmp, ts_last_error());
-    return 0;
-}
-
-static int save_weights(const char *tmp, void *ctx)
-{
-    const char *meta[] = {"format", "pt"};
-    return write_state(ctx, tmp, 0, meta, 1);
-}
-
 int train_write_outputs(trainer *t)
 {
-    if (train_publish(t->out_dir, "model.ts.pt", save_module, t) < 0 ||
-        train_publish(t->out_dir, "weights.safetensors", save_weights, t) < 0)
+    char path[4200];
+    const void *archive;
+    size_t len;
+    const char *meta[] = {"format", "pt"};
+    snprintf(path, sizeof path, "%s/model.ts.pt", t->out_dir);
+    if (ts_module_archive(t->mod, &archive, &len) < 0)
+        return err_set("%s: %s", path, ts_last_error());
+    if (atomic_write(path, archive, len) < 0)
         return -1;
-    return 0;
+    snprintf(path, sizeof path, "%s/weights.safetensors", t->out_dir);
+    return write_state(t, path, 0, 1, meta, 1);
 }
 
 int train_metrics_trim(trainer *t)

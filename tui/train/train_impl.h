@@ -120,18 +120,17 @@ typedef struct {
 } st_entry;
 /* Fills `buf` (nbytes) with entry i's bytes; returns 0 or -1 (err set). */
 typedef int (*st_fill_fn)(void *ctx, size_t i, void *buf, size_t nbytes);
-/* Writes a safetensors file at `path` (created, must not exist; fsync'ed
- * before returning). `meta` holds nmeta key/value pairs (2*nmeta strings)
- * for __metadata__. Returns 0, or -1 with err set (the file removed). */
-int st_write(const char *path, const st_entry *e, size_t n,
+/* Writes a safetensors file at `path`, streaming: the header, then each
+ * entry's bytes as `fill` gives them. replace = 1: `path` is replaced
+ * atomically (core/atomic.h: a temp file in its folder, fsync, rename,
+ * fsync of the folder); 0: `path` is created (it must not exist) and
+ * fsync'ed, for a file inside a temp folder that the caller publishes.
+ * `meta` holds nmeta key/value pairs (2*nmeta strings) for __metadata__.
+ * Returns 0, or -1 with err set, and then no file is left at `path` (or
+ * the old one, replace = 1). */
+int st_write(const char *path, int replace, const st_entry *e, size_t n,
              const char *const *meta, size_t nmeta, st_fill_fn fill,
              void *ctx);
-/* fsync a folder. Returns 0 or -1 with err set. */
-int train_fsync_dir(const char *dir);
-/* Writes a temp file through `write_fn(tmp_path, ctx)` in `dir`, then
- * renames it to dir/name and fsyncs the folder. 0 or -1 with err set. */
-int train_publish(const char *dir, const char *name,
-                  int (*write_fn)(const char *tmp, void *ctx), void *ctx);
 /* Removes a folder and the plain files in it. Ignores errors. */
 void train_rmdir(const char *dir);
 
