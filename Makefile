@@ -100,6 +100,8 @@ ifdef TORCH_PREFIX
 	$(CXXFLAGS) $(if $(SANITIZE),$(SAN))
   TRAIN_OBJ := $(TRAIN_SRC:%.c=$(BUILD)/obj/%.o) $(SHIM_SRC:%.cpp=$(BUILD)/obj/%.o)
   TRAIN_LIB := $(BUILD)/libtui-train.so
+  # tells --headless's "no trainer" message which command builds it
+  CFLAGS_ALL += -DTUI_TRAINER_BUILT=1
 endif
 endif
 

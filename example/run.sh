@@ -103,7 +103,7 @@ sed '/^#/d' "$here/pretrain.train.yaml" >> "$W/pretrain.plan.yaml"
 # shellcheck disable=SC2086
 "$TUI" --headless --plan "$W/pretrain.plan.yaml" $pre_steps \
     > "$W/log/pretrain.txt" 2>&1 || fail "pretraining" "$W/log/pretrain.txt"
-sed -n 's/^training done: /example:   /p; s/^  final/example:   final/p' \
+sed -n 's/^training done: /example:   /p; s/^  train: /example:   train: /p' \
     "$W/log/pretrain.txt"
 cp "$W/runs/pretrain/weights.safetensors" "$W/pretrained.safetensors"
 if [ "$pretrain_only" = 1 ]; then

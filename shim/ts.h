@@ -42,12 +42,6 @@ typedef struct ts_trainer ts_trainer; /* optimizer state over a module */
  * next failing call on this thread. Cannot fail. */
 const char *ts_last_error(void);
 
-/* Forgets the last error. Cannot fail. */
-void ts_clear_error(void);
-
-/* "1.13.0": the libtorch this shim was built against. Static. */
-const char *ts_version(void);
-
 /* *out = 1 when CUDA is usable (a CUDA build and a GPU), else 0.
  * Returns 0, or -1 with the error set. */
 int ts_cuda_available(int *out);
@@ -101,7 +95,7 @@ typedef struct {
                                 borrowed */
 } ts_tensor_info;
 
-/* Number of tensors listed. Cannot fail (m not NULL). */
+/* Number of tensors listed. Cannot fail (m not NULL; 0 if it did). */
 size_t ts_module_count(const ts_module *m);
 
 /* Fills *out for tensor i (< count). Borrowed strings stay valid until
@@ -136,11 +130,12 @@ int ts_module_write(ts_module *m, size_t i, const void *src, size_t nbytes);
 int ts_module_set_mode(ts_module *m, int on, const char *const *eval_paths,
                        size_t n);
 
-/* Saves the module as a TorchScript archive at `path` (its current
- * weights, moved to the CPU in the file so it loads anywhere). The
- * caller makes that atomic (a temp name, then rename). Returns 0, or -1.
- */
-int ts_module_save(ts_module *m, const char *path);
+/* The module as a TorchScript archive in memory (its current weights,
+ * moved to the CPU in the archive so it loads anywhere), for the caller
+ * to write (atomically). *data (len bytes) is borrowed: valid until the
+ * next ts_module_archive or ts_module_free. Returns 0, or -1 with the
+ * error set (*data NULL). */
+int ts_module_archive(ts_module *m, const void **data, size_t *len);
 
 /* --- data --------------------------------------------------------------- */
 
@@ -155,9 +150,9 @@ int ts_tensor_from_blob(const void *data, const char *dtype, unsigned ndim,
 /* Frees a tensor. NULL-safe. */
 void ts_tensor_free(ts_tensor *t);
 
-/* The first dimension (samples), and the dtype name. Cannot fail. */
+/* The first dimension (samples; 0 for a scalar). Cannot fail (t not
+ * NULL; -1 with the error set if it did). */
 int64_t ts_tensor_rows(const ts_tensor *t);
-const char *ts_tensor_dtype(const ts_tensor *t);
 
 /* torch.randperm(n, generator=g) with g = torch.Generator() seeded with
  * `seed`: the permutation Python reproduces exactly. *out (n int64
@@ -214,26 +209,30 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
 int ts_trainer_eval(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
                     ts_step_result *r);
 
-/* Bytes held now: gradients as measured after the last backward (sum of
- * grad.nbytes over trainable tensors), and optimizer state (every state
- * tensor's nbytes). Cannot fail. */
-void ts_trainer_bytes(const ts_trainer *t, uint64_t *grads, uint64_t *state);
+/* Bytes held now: gradients as measured after the last backward in this
+ * process (sum of grad.nbytes over trainable tensors; 0 before the first
+ * step), and optimizer state (every state tensor's nbytes). Returns 0,
+ * or -1 with the error set (outputs untouched). */
+int ts_trainer_bytes(const ts_trainer *t, uint64_t *grads, uint64_t *state);
 
-/* Trainable tensors and their elements. Cannot fail. */
-void ts_trainer_trainable(const ts_trainer *t, uint64_t *tensors,
-                          uint64_t *numel);
+/* Trainable tensors and their elements. Returns 0, or -1 (outputs
+ * untouched). */
+int ts_trainer_trainable(const ts_trainer *t, uint64_t *tensors,
+                         uint64_t *numel);
 
-/* Optimizer steps taken (restored by ts_trainer_set_steps). */
+/* Optimizer steps taken (restored by ts_trainer_set_steps). Cannot fail
+ * (t not NULL; -1 with the error set if it did). */
 int64_t ts_trainer_steps(const ts_trainer *t);
 void ts_trainer_set_steps(ts_trainer *t, int64_t steps);
 
 /* The optimizer state as named tensors, for checkpoints:
  * "<param>.exp_avg", "<param>.exp_avg_sq", "<param>.momentum_buffer".
- * Only state that exists now is listed. info's strings are borrowed until
- * the next step or free. Return 0, or -1. ts_trainer_state_write creates
+ * Only state that exists now is listed: ts_trainer_state_count stores
+ * how many tensors in *out. info's strings are borrowed until the next
+ * step or free. Return 0, or -1. ts_trainer_state_write creates
  * the tensor when absent (a checkpoint being restored before any step),
  * by name. */
-size_t ts_trainer_state_count(const ts_trainer *t);
+int ts_trainer_state_count(const ts_trainer *t, size_t *out);
 int ts_trainer_state_info(const ts_trainer *t, size_t i, ts_tensor_info *out);
 int ts_trainer_state_read(const ts_trainer *t, size_t i, void *dst,
                           size_t nbytes);

@@ -5,7 +5,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/cuda.h>
-#include <torch/version.h>
 
 #include <cstdint>
 #include <cstring>
@@ -112,17 +111,7 @@ extern "C" {
 
 const char *ts_last_error(void)
 {
-    return ts_err;
-}
-
-void ts_clear_error(void)
-{
-    ts_err[0] = '\0';
-}
-
-const char *ts_version(void)
-{
-    return TORCH_VERSION;
+    TS_GUARD(ts_err, return ts_err;)
 }
 
 int ts_cuda_available(int *out)
@@ -211,8 +200,8 @@ int ts_tensor_from_blob(const void *data, const char *dtype, unsigned ndim,
                         const int64_t *shape, const int64_t *strides,
                         ts_tensor **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         if (ndim > TS_MAX_DIMS) return ts_fail("too many dimensions");
         at::ScalarType st = ts_dtype_parse(dtype);
         auto opts = torch::TensorOptions().dtype(st);
@@ -250,23 +239,18 @@ int ts_tensor_from_blob(const void *data, const char *dtype, unsigned ndim,
 
 void ts_tensor_free(ts_tensor *t)
 {
-    delete t;
+    TS_GUARD_VOID(delete t;)
 }
 
 int64_t ts_tensor_rows(const ts_tensor *t)
 {
-    return t->t.dim() ? t->t.size(0) : 0;
-}
-
-const char *ts_tensor_dtype(const ts_tensor *t)
-{
-    return ts_dtype_name(t->t.scalar_type());
+    TS_GUARD(-1, return t->t.dim() ? t->t.size(0) : 0;)
 }
 
 int ts_randperm(int64_t n, uint64_t seed, ts_tensor **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         at::Generator g = at::detail::createCPUGenerator(seed);
         std::unique_ptr<ts_tensor> t(new ts_tensor);
         t->t = at::randperm(n, g, torch::TensorOptions().dtype(at::kLong));
@@ -278,8 +262,8 @@ int ts_tensor_rows_select(const ts_tensor *src, const ts_tensor *perm,
                           int64_t start, int64_t count, const char *device,
                           ts_tensor **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         c10::Device d = ts_device_parse(device);
         at::Tensor r;
         if (perm)

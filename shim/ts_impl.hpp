@@ -22,6 +22,7 @@ struct ts_module {
     torch::jit::Module m;
     c10::Device dev{c10::kCPU};
     std::vector<ts_entry> entries;
+    std::string archive; // the last ts_module_archive
 };
 
 struct ts_tensor {
@@ -33,12 +34,24 @@ struct ts_tensor {
 int ts_fail(const char *msg);
 int ts_fail_current();
 
-// Every extern "C" entry point's body runs inside this.
-#define TS_PROTECT(...)                                                   \
+// Every extern "C" entry point's whole body runs inside one of these
+// (tests/cli/shim_guard.sh checks it): an exception stores its message
+// (ts_last_error) and the function returns -1 (TS_PROTECT), `fallback`
+// (TS_GUARD: for results that are not a status), or nothing
+// (TS_GUARD_VOID).
+#define TS_GUARD(fallback, ...)                                           \
     try {                                                                 \
         __VA_ARGS__                                                       \
     } catch (...) {                                                       \
-        return ts_fail_current();                                         \
+        ts_fail_current();                                                \
+        return fallback;                                                  \
+    }
+#define TS_PROTECT(...) TS_GUARD(-1, __VA_ARGS__)
+#define TS_GUARD_VOID(...)                                                \
+    try {                                                                 \
+        __VA_ARGS__                                                       \
+    } catch (...) {                                                       \
+        ts_fail_current();                                                \
     }
 
 // "F32" -> at::kFloat; throws on an unknown name.

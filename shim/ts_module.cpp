@@ -2,9 +2,6 @@
 // weights in and out, modes, save.
 #include "ts_impl.hpp"
 #include <sstream>
-#include <cerrno>
-#include <unistd.h>
-#include <fcntl.h>
 
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
 
@@ -59,8 +56,8 @@ extern "C" {
 
 int ts_module_load(const char *path, const char *device, ts_module **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         c10::Device d = ts_device_parse(device);
         // The interpreter with eager autograd: the same numbers as eager
         // PyTorch, no profiling runs, no specialisation per input shape.
@@ -75,12 +72,12 @@ int ts_module_load(const char *path, const char *device, ts_module **out)
 
 void ts_module_free(ts_module *m)
 {
-    delete m;
+    TS_GUARD_VOID(delete m;)
 }
 
 size_t ts_module_count(const ts_module *m)
 {
-    return m->entries.size();
+    TS_GUARD(0, return m->entries.size();)
 }
 
 int ts_module_info(const ts_module *m, size_t i, ts_tensor_info *out)
@@ -189,54 +186,36 @@ int ts_module_set_mode(ts_module *m, int on, const char *const *eval_paths,
 // libtorch writes a file archive's end from the writer's destructor, so
 // a full disk there throws from a destructor and terminates the process.
 // The archive is built in memory instead (that cannot fail half-way) and
-// written here with every error checked.
-static void ts_write_file(const char *path, const std::string &bytes)
-{
-    int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        throw std::runtime_error(std::string(path) + ": " + strerror(errno));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            ::close(fd);
-            throw std::runtime_error(std::string(path) + ": " + strerror(e));
-        }
-        done += (size_t)n;
-    }
-    if (::close(fd) < 0)
-        throw std::runtime_error(std::string(path) + ": " + strerror(errno));
-}
-
-static std::string ts_archive(ts_module *m)
+// the caller writes it (core/atomic.h).
+static void ts_archive(ts_module *m)
 {
     std::ostringstream os;
     m->m.save(os);
-    return os.str();
+    m->archive = os.str();
 }
 
-int ts_module_save(ts_module *m, const char *path)
+int ts_module_archive(ts_module *m, const void **data, size_t *len)
 {
     TS_PROTECT(
+        *data = nullptr;
+        *len = 0;
+        m->archive.clear();
         if (m->dev.is_cpu()) {
-            ts_write_file(path, ts_archive(m));
-            return 0;
-        }
-        // Tensors keep their identity through to() (set_data), so the
-        // trainer's references stay valid.
-        m->m.to(c10::Device(c10::kCPU));
-        std::string bytes;
-        try {
-            bytes = ts_archive(m);
-        } catch (...) {
+            ts_archive(m);
+        } else {
+            // Tensors keep their identity through to() (set_data), so
+            // the trainer's references stay valid.
+            m->m.to(c10::Device(c10::kCPU));
+            try {
+                ts_archive(m);
+            } catch (...) {
+                m->m.to(m->dev);
+                throw;
+            }
             m->m.to(m->dev);
-            throw;
         }
-        m->m.to(m->dev);
-        ts_write_file(path, bytes);
+        *data = m->archive.data();
+        *len = m->archive.size();
         return 0;)
 }
 

@@ -213,8 +213,8 @@ extern "C" {
 
 int ts_trainer_new(ts_module *m, const ts_train_config *c, ts_trainer **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         std::unique_ptr<ts_trainer> t(new ts_trainer);
         t->m = m;
         t->c = *c;
@@ -250,7 +250,7 @@ int ts_trainer_new(ts_module *m, const ts_train_config *c, ts_trainer **out)
 
 void ts_trainer_free(ts_trainer *t)
 {
-    delete t;
+    TS_GUARD_VOID(delete t;)
 }
 
 int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
@@ -313,42 +313,46 @@ int ts_trainer_eval(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         return 0;)
 }
 
-void ts_trainer_bytes(const ts_trainer *t, uint64_t *grads, uint64_t *state)
+int ts_trainer_bytes(const ts_trainer *t, uint64_t *grads, uint64_t *state)
 {
-    uint64_t s = 0;
-    for (const auto &q : t->params) {
-        if (q.s1.defined())
-            s += (uint64_t)q.s1.numel() * q.s1.element_size();
-        if (q.s2.defined())
-            s += (uint64_t)q.s2.numel() * q.s2.element_size();
-    }
-    *grads = t->grad_bytes;
-    *state = s;
+    TS_PROTECT(
+        uint64_t s = 0;
+        for (const auto &q : t->params) {
+            if (q.s1.defined())
+                s += (uint64_t)q.s1.numel() * q.s1.element_size();
+            if (q.s2.defined())
+                s += (uint64_t)q.s2.numel() * q.s2.element_size();
+        }
+        *grads = t->grad_bytes;
+        *state = s;
+        return 0;)
 }
 
-void ts_trainer_trainable(const ts_trainer *t, uint64_t *tensors,
-                          uint64_t *numel)
+int ts_trainer_trainable(const ts_trainer *t, uint64_t *tensors,
+                         uint64_t *numel)
 {
-    uint64_t n = 0;
-    for (const auto &q : t->params)
-        n += (uint64_t)q.p.numel();
-    *tensors = t->params.size();
-    *numel = n;
+    TS_PROTECT(
+        uint64_t n = 0;
+        for (const auto &q : t->params)
+            n += (uint64_t)q.p.numel();
+        *tensors = t->params.size();
+        *numel = n;
+        return 0;)
 }
 
 int64_t ts_trainer_steps(const ts_trainer *t)
 {
-    return t->steps;
+    TS_GUARD(-1, return t->steps;)
 }
 
 void ts_trainer_set_steps(ts_trainer *t, int64_t steps)
 {
-    t->steps = steps;
+    TS_GUARD_VOID(t->steps = steps;)
 }
 
-size_t ts_trainer_state_count(const ts_trainer *t)
+int ts_trainer_state_count(const ts_trainer *t, size_t *out)
 {
-    return ts_state_list(t).size();
+    TS_PROTECT(*out = ts_state_list(t).size(); return 0;)
 }
 
 int ts_trainer_state_info(const ts_trainer *t, size_t i, ts_tensor_info *out)

@@ -10,7 +10,7 @@
 # (a 12 KB plan: most points, it loads in milliseconds) and of the
 # DeepSeek-V3-shaped one (91,991 tensors, a 5 MB plan).
 # The LD_PRELOAD shim lib/kill_shim.c, built with $CC, splits the temp
-# file's writes into KS_CHUNK-byte pieces (write_all handles short
+# file's writes into KS_CHUNK-byte pieces (atomic_write_all handles short
 # writes) and counts the save's calls (openat of the temp file, fchmod,
 # each write, its fsync and close, renameat, the folder's fsync and
 # close, an unlinkat of the temp file); KS_KILL_AT=N makes it SIGKILL

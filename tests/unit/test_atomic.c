@@ -1,12 +1,14 @@
 /* test_atomic.c: atomic_write (tui/core/atomic.h): replace, mode kept,
  * failures leave the old file and no temp, the folder lock, stale temps,
- * and (where the test may mount) ENOSPC and a read-only folder. */
+ * and (where the test may mount) ENOSPC and a read-only folder; the
+ * streaming form (atomic_open/put/commit/abort) and atomic_write_all. */
 #include "check.h"
 
 #include "../../tui/core/atomic.h"
 #include "../../tui/core/err.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -247,6 +249,75 @@ static void test_not_regular(void)
     unlink(path);
 }
 
+/* The streaming form: pieces, commit; abort keeps the old file; the
+ * folder stays locked while a file is open; write_all through a pipe. */
+static void test_stream(void)
+{
+    char path[128];
+    atomic_file af, other;
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    CHECK(atomic_write(path, "old\n", 4) == 0);
+    CHECK(chmod(path, 0640) == 0);
+    CHECK(atomic_open(&af, path) == 0);
+    CHECK_EQ_U64(count_temps(dir), 1);
+    CHECK(file_is(path, "old\n"));
+    /* another save in the folder waits for this one */
+    CHECK(atomic_write(path, "x", 1) == -1);
+    CHECK(strstr(err_msg(), "another save is in progress") != NULL);
+    CHECK(atomic_put(&af, "ab", 2) == 0);
+    CHECK(atomic_put(&af, "", 0) == 0);
+    CHECK(atomic_put(&af, "cd\n", 3) == 0);
+    CHECK(file_is(path, "old\n")); /* nothing shows before the commit */
+    CHECK(atomic_commit(&af) == 0);
+    CHECK(file_is(path, "abcd\n"));
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+    CHECK_EQ_U64(count_temps(dir), 0);
+
+    /* abort: the old file stays, the temp goes, the lock is released */
+    CHECK(atomic_open(&af, path) == 0);
+    CHECK(atomic_put(&af, "half", 4) == 0);
+    atomic_abort(&af);
+    CHECK(file_is(path, "abcd\n"));
+    CHECK_EQ_U64(count_temps(dir), 0);
+    CHECK(atomic_open(&other, path) == 0);
+    atomic_abort(&other);
+
+    /* open refuses what atomic_write refuses, leaving nothing to free */
+    CHECK(atomic_open(&af, dir) == -1);
+    snprintf(path, sizeof path, "%s/no/such/out.bin", dir);
+    CHECK(atomic_open(&af, path) == -1);
+    CHECK(strstr(err_msg(), "No such file") != NULL);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    unlink(path);
+
+    /* atomic_write_all: every byte through a pipe, errno on failure */
+    int p[2];
+    char big[100000], back[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7);
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        _exit(atomic_write_all(p[1], big, sizeof big) == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof back && (r = read(p[0], back + got, sizeof back - got)) > 0)
+        got += (size_t)r;
+    close(p[0]);
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+          WEXITSTATUS(status) == 0);
+    CHECK(got == sizeof big && memcmp(big, back, got) == 0);
+    errno = 0;
+    CHECK(atomic_write_all(-1, "x", 1) == -1 && errno == EBADF);
+    CHECK(atomic_sync_dir(dir) == 0);
+    CHECK(atomic_sync_dir("/nonexistent-folder") == -1);
+}
+
 int main(void)
 {
     umask(022);
@@ -261,6 +332,7 @@ int main(void)
     test_write_failure();
     test_mounts();
     test_not_regular();
+    test_stream();
     char path[128];
     snprintf(path, sizeof path, "%s/plan.yaml", dir);
     unlink(path);

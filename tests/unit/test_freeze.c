@@ -1,4 +1,5 @@
-/* test_freeze.c: the frozen set (subtree, mask, all, invert, assign;
+/* test_freeze.c: the frozen set (assign, and through it the subtree,
+ * mask, all and invert edits of freeze_ops.h;
  * undo/redo exactness; buffers never frozen; reports; totals against a
  * full recount over hundreds of random operations; 100k-tensor timing).
  */
@@ -8,6 +9,7 @@
 
 #include "../../tui/core/err.h"
 #include "../../tui/core/freeze.h"
+#include "freeze_ops.h"
 #include "../../tui/core/table.h"
 #include "../../tui/core/tree.h"
 #include "model_names.h"
@@ -96,7 +98,7 @@ static void test_resnet_subtree(void)
     freeze_report r;
     tree_node *l10 = tree_find(&tr, "layer1.0", 8);
     uint64_t g0 = freeze_generation(&fs);
-    CHECK(freeze_set_node(&fs, l10, 1, &r) == 0);
+    CHECK(freeze_ops_node(&fs, l10, 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, want_t);
     CHECK_EQ_U64(r.numel_changed, want_n);
     CHECK_EQ_U64(r.tensors_frozen, want_t);
@@ -119,16 +121,16 @@ static void test_resnet_subtree(void)
     CHECK(totals_match(&t, &tr, &fs));
 
     /* again: nothing changes, no step recorded */
-    CHECK(freeze_set_node(&fs, l10, 1, &r) == 0);
+    CHECK(freeze_ops_node(&fs, l10, 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 0);
-    CHECK_EQ_U64(freeze_undo_depth(&fs), 1);
+    CHECK_EQ_U64(fo_undo_depth(&fs), 1);
 
     /* a buffer-only subtree: nothing to freeze */
-    CHECK(freeze_set_node(&fs, rm, 1, &r) == 0);
+    CHECK(freeze_ops_node(&fs, rm, 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 0);
 
     /* everything: buffers stay unfrozen */
-    CHECK(freeze_set_all(&fs, 1, &r) == 0);
+    CHECK(freeze_ops_all(&fs, 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 62 - want_t);
     CHECK_EQ_U64(r.numel_changed, 11689512 - want_n);
     CHECK(tree_node_state(tree_root(&tr)) == TREE_FROZEN);
@@ -140,7 +142,7 @@ static void test_resnet_subtree(void)
     CHECK_EQ_U64(bufs_frozen, 0);
 
     /* invert: all 62 parameters unfreeze, buffers untouched */
-    CHECK(freeze_invert(&fs, &r) == 0);
+    CHECK(freeze_ops_invert(&fs, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 62);
     CHECK_EQ_U64(r.tensors_frozen, 0);
     CHECK_EQ_U64(r.numel_changed, 11689512);
@@ -167,14 +169,14 @@ static void test_resnet_subtree(void)
     CHECK(freeze_changed_since_save(&fs));
     CHECK(freeze_undo(&fs, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 0);
-    CHECK_EQ_U64(freeze_redo_depth(&fs), 3);
+    CHECK_EQ_U64(fo_redo_depth(&fs), 3);
     /* a new op drops the redo tail, save point with it */
     tree_node *fc = tree_find(&tr, "fc", 2);
-    CHECK(freeze_set_node(&fs, fc, 1, &r) == 0);
+    CHECK(freeze_ops_node(&fs, fc, 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 2);
     CHECK_EQ_U64(r.numel_changed, 513000);
-    CHECK_EQ_U64(freeze_redo_depth(&fs), 0);
-    CHECK_EQ_U64(freeze_undo_depth(&fs), 1);
+    CHECK_EQ_U64(fo_redo_depth(&fs), 0);
+    CHECK_EQ_U64(fo_undo_depth(&fs), 1);
     CHECK(freeze_redo(&fs, NULL) == 0);
     CHECK(freeze_changed_since_save(&fs));
     CHECK(freeze_undo(&fs, NULL) == 1);
@@ -185,8 +187,8 @@ static void test_resnet_subtree(void)
     CHECK(bitset_init(&bad, t.count + 1) == 0);
     bitset_set(&bad, 0);
     uint64_t g1 = freeze_generation(&fs);
-    CHECK(freeze_set_mask(&fs, &bad, 1, &r) == -1);
-    CHECK(strstr(err_msg(), "mask") != NULL);
+    CHECK(freeze_ops_mask(&fs, &bad, 1, &r) == -1);
+    CHECK(strstr(err_msg(), "tensors, table has") != NULL);
     CHECK(freeze_assign(&fs, &bad, &r) == -1);
     CHECK(freeze_generation(&fs) == g1);
     CHECK(tree_root(&tr)->frozen_tensors == 0);
@@ -197,7 +199,7 @@ static void test_resnet_subtree(void)
     CHECK(bitset_init(&m, t.count) == 0);
     bitset_set(&m, (size_t)rm->tensor);
     bitset_set(&m, 0); /* conv1.weight */
-    CHECK(freeze_set_mask(&fs, &m, 1, &r) == 0);
+    CHECK(freeze_ops_mask(&fs, &m, 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 1);
     CHECK_EQ_U64(r.numel_changed, 9408);
     CHECK(freeze_is_frozen(&fs, 0));
@@ -221,7 +223,7 @@ static void test_resnet_subtree(void)
     CHECK(!freeze_changed_since_save(&fs));
     CHECK(freeze_undo(&fs, NULL) == 0);
     CHECK(freeze_is_frozen(&fs, (size_t)table_find(&t, "fc.bias", 7)));
-    CHECK_EQ_U64(freeze_log_bytes(&fs), 0);
+    CHECK_EQ_U64(fo_log_bytes(&fs), 0);
     bitset_free(&m);
     freeze_free(&fs);
     freeze_free(&fs);
@@ -288,7 +290,7 @@ static void test_property(void)
                 if (table_at(&t, i)->kind == TK_PARAMETER &&
                     under(table_name(&t, i), p, pl))
                     next[i] = (unsigned char)on;
-            rc = freeze_set_node(&fs, nd, on, &r);
+            rc = freeze_ops_node(&fs, nd, on, &r);
         } else if (kind == 1 || kind == 4) { /* mask, assign */
             bitset_zero(&m);
             uint32_t density = 1 + rnd(60);
@@ -302,18 +304,18 @@ static void test_property(void)
                     else if (bitset_get(&m, i))
                         next[i] = (unsigned char)on;
                 }
-            rc = kind == 1 ? freeze_set_mask(&fs, &m, on, &r)
+            rc = kind == 1 ? freeze_ops_mask(&fs, &m, on, &r)
                            : freeze_assign(&fs, &m, &r);
         } else if (kind == 2) {
             for (size_t i = 0; i < n; i++)
                 if (table_at(&t, i)->kind == TK_PARAMETER)
                     next[i] = (unsigned char)on;
-            rc = freeze_set_all(&fs, on, &r);
+            rc = freeze_ops_all(&fs, on, &r);
         } else if (kind == 3) {
             for (size_t i = 0; i < n; i++)
                 if (table_at(&t, i)->kind == TK_PARAMETER)
                     next[i] = !next[i];
-            rc = freeze_invert(&fs, &r);
+            rc = freeze_ops_invert(&fs, &r);
         } else if (kind == 5) {
             if (hpos > 0)
                 memcpy(next, hist + (hpos - 1) * n, n);
@@ -359,7 +361,7 @@ static void test_property(void)
         for (size_t i = 0; i < n; i++)
             if (freeze_is_frozen(&fs, i) != hist[hpos * n + i])
                 ok_state = 0;
-        if (freeze_undo_depth(&fs) != hpos || freeze_redo_depth(&fs) != hlen - 1 - hpos)
+        if (fo_undo_depth(&fs) != hpos || fo_redo_depth(&fs) != hlen - 1 - hpos)
             ok_depth = 0;
         if (freeze_changed_since_save(&fs) != (saved != (long)hpos))
             ok_dirty = 0;
@@ -391,7 +393,7 @@ static void test_property(void)
             same = 0;
     CHECK(same);
     printf("property test: %d ops, %zu steps, undo log %zu bytes\n",
-           PROP_OPS, hlen - 1, freeze_log_bytes(&fs));
+           PROP_OPS, hlen - 1, fo_log_bytes(&fs));
     bitset_free(&m);
     free(hist);
     free(next);
@@ -418,7 +420,7 @@ static void test_big(void)
     /* a starting state with a hole in it */
     freeze_report r;
     const char *ex = "model.layers.7.mlp.experts";
-    CHECK(freeze_set_node(&fs, tree_find(&tr, ex, strlen(ex)), 1, &r) == 0);
+    CHECK(freeze_ops_node(&fs, tree_find(&tr, ex, strlen(ex)), 1, &r) == 0);
     CHECK_EQ_U64(r.tensors_changed, 1536);
     freeze_clear_history(&fs);
     bitset_copy(&before, &fs.frozen);
@@ -426,16 +428,16 @@ static void test_big(void)
     double t0 = timing_now_ms();
     int ok = 1;
     for (int k = 0; k < 100; k++) {
-        if (freeze_set_node(&fs, root, k % 2 == 0, &r))
+        if (freeze_ops_node(&fs, root, k % 2 == 0, &r))
             ok = 0;
         if (r.tensors_changed != (k == 0 ? params - 1536 : params))
             ok = 0;
     }
     double t1 = timing_now_ms();
     CHECK(ok);
-    CHECK_EQ_U64(freeze_undo_depth(&fs), 100);
+    CHECK_EQ_U64(fo_undo_depth(&fs), 100);
     CHECK(tree_node_state(root) == TREE_TRAINABLE);
-    size_t log = freeze_log_bytes(&fs);
+    size_t log = fo_log_bytes(&fs);
     /* each step is at most a bitmap of the table */
     CHECK(log <= 100 * (t.count / 8 + 8));
     double t2 = timing_now_ms();
@@ -449,7 +451,7 @@ static void test_big(void)
     CHECK(bitset_init(&m, t.count) == 0);
     bitset_set(&m, 12345);
     double t4 = timing_now_ms();
-    CHECK(freeze_set_mask(&fs, &m, !freeze_is_frozen(&fs, 12345), &r) == 0);
+    CHECK(freeze_ops_mask(&fs, &m, !freeze_is_frozen(&fs, 12345), &r) == 0);
     double t5 = timing_now_ms();
     CHECK_EQ_U64(r.tensors_changed, 1);
     CHECK(totals_match(&t, &tr, &fs));
@@ -477,11 +479,11 @@ static void test_log_limit(void)
     int ok = 1;
     for (unsigned k = 0; k < FREEZE_MAX_STEPS + 11; k++) {
         freeze_report r;
-        if (freeze_set_node(&fs, fc, k % 2 == 0, &r) || r.tensors_changed != 2)
+        if (freeze_ops_node(&fs, fc, k % 2 == 0, &r) || r.tensors_changed != 2)
             ok = 0;
     }
     CHECK(ok);
-    CHECK_EQ_U64(freeze_undo_depth(&fs), FREEZE_MAX_STEPS);
+    CHECK_EQ_U64(fo_undo_depth(&fs), FREEZE_MAX_STEPS);
     CHECK(freeze_is_frozen(&fs, (size_t)fc->child->tensor)); /* odd count */
     size_t undone = 0;
     while (freeze_undo(&fs, NULL))

@@ -10,6 +10,7 @@
 #include "../../tui/core/memory.h"
 #include "../../tui/core/plan_resolve.h"
 #include "../../tui/core/session.h"
+#include "freeze_ops.h"
 
 /* emb.weight [100, 8] and head.weight are one tensor; head.bias [100];
  * enc.0.w [8, 8], enc.1.w [8, 8] (another storage each); norm.running_mean
@@ -93,7 +94,7 @@ static void test_session(void)
     CHECK(head != NULL);
     if (head) {
         freeze_report rep;
-        CHECK(freeze_set_node(&s.fs, head, 1, &rep) == 0);
+        CHECK(freeze_ops_node(&s.fs, head, 1, &rep) == 0);
         CHECK(freeze_is_frozen(&s.fs, 0) && freeze_is_frozen(&s.fs, 4));
         CHECK_EQ_U64(root->frozen_numel, 900);
         CHECK_EQ_U64(tree_find(&s.tr, "emb", 3)->frozen_numel, 800);

@@ -9,6 +9,7 @@
 
 #include "../../tui/core/err.h"
 #include "../../tui/core/freeze.h"
+#include "freeze_ops.h"
 #include "../../tui/core/pattern.h"
 #include "../../tui/core/table.h"
 #include "../../tui/core/tree.h"
@@ -275,7 +276,7 @@ static void test_resnet(void)
 
     /* filters follow the frozen totals */
     tree_node *l2 = tree_find(&tr, "layer2", 6);
-    CHECK(freeze_set_node(&fs, l2, 1, NULL) == 0);
+    CHECK(freeze_ops_node(&fs, l2, 1, NULL) == 0);
     CHECK(view_set_filter(&v, VIEW_FROZEN) == 0);
     CHECK_EQ_U64(v.nrows, 2);
     CHECK_STR(row_path(&v, 1), "layer2");
@@ -431,7 +432,7 @@ static void test_deepseek_timing(void)
     CHECK(v.nrows > 100000);
     view_move(&v, 50000);
     TIMED("refresh (all open)", view_refresh(&v));
-    CHECK(freeze_set_all(&fs, 1, NULL) == 0);
+    CHECK(freeze_ops_all(&fs, 1, NULL) == 0);
     TIMED("filter frozen", view_set_filter(&v, VIEW_FROZEN));
     TIMED("filter trainable", view_set_filter(&v, VIEW_TRAINABLE));
     CHECK_EQ_U64(v.nrows, 1);

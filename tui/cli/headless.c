@@ -41,8 +41,23 @@ int headless_run(const train_options *o)
         if (access(cands[i], R_OK) == 0)
             found = cands[i];
     if (!found) {
-        fprintf(stderr, "tui: this build has no trainer (libtui-train.so "
-                "not found; build with libtorch: make TORCH=auto)\n");
+        if (env && *env)
+            fprintf(stderr, "tui: TUI_TRAIN_LIB=%s: no such file: unset it "
+                    "to use the trainer beside tui\n", env);
+#if TUI_TRAINER_BUILT
+        /* libtorch was there at build time: only the library is missing
+         * (`make demo` builds the editor alone) */
+        else
+            fprintf(stderr, "tui: the trainer is not built (no %s): build "
+                    "it with `make` (it compiles against libtorch: a few "
+                    "minutes)\n", n > 1 ? c1 : "libtui-train.so");
+#else
+        else
+            fprintf(stderr, "tui: this build has no trainer (built without "
+                    "libtorch): `make deps && make` builds it against "
+                    "Debian's libtorch-dev, `make TORCH=<libtorch prefix>` "
+                    "against another libtorch\n");
+#endif
         return 2;
     }
     snprintf(path, sizeof path, "%s", found);

@@ -2,6 +2,7 @@
 #include "atomic.h"
 
 #include "err.h"
+#include "path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,17 +27,11 @@ static unsigned tmp_counter;
 static int split_path(const char *path, char **dir, const char **base)
 {
     const char *slash = strrchr(path, '/');
-    *dir = NULL;
     *base = slash ? slash + 1 : path;
+    *dir = NULL;
     if (!**base || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0)
         return err_set("%s: not a file name", path);
-    if (!slash)
-        *dir = strdup(".");
-    else if (slash == path)
-        *dir = strdup("/");
-    else
-        *dir = strndup(path, (size_t)(slash - path));
-    if (!*dir)
+    if (!(*dir = path_dir(path)))
         return err_set("%s: out of memory", path);
     return 0;
 }
@@ -83,8 +78,9 @@ static void remove_stale(int dfd, const char *base)
     closedir(dir);
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int atomic_write_all(int fd, const void *buf, size_t len)
 {
+    const char *p = buf;
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR)
@@ -101,6 +97,19 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+int atomic_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set("%s: %s", dir, strerror(errno));
+    int r = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (r < 0 && e != EINVAL && e != ENOTSUP)
+        return err_set("%s: %s", dir, strerror(e));
+    return 0;
+}
+
 static int folder_error(const char *path, const char *dir, int e)
 {
     if (e == EROFS)
@@ -109,31 +118,52 @@ static int folder_error(const char *path, const char *dir, int e)
     return err_set("%s: cannot write in %s: %s", path, dir, strerror(e));
 }
 
-int atomic_write(const char *path, const void *buf, size_t len)
+/* Closes what is open and removes the temp file; keeps err. */
+static void af_release(atomic_file *af)
 {
-    char *dir = NULL;
+    if (af->fd >= 0)
+        close(af->fd);
+    if (af->have_tmp)
+        unlinkat(af->dfd, af->tmp, 0);
+    if (af->dfd >= 0)
+        close(af->dfd); /* releases the lock */
+    free(af->dir);
+    free(af->path);
+    af->fd = af->dfd = -1;
+    af->have_tmp = 0;
+    af->dir = af->path = NULL;
+}
+
+int atomic_open(atomic_file *af, const char *path)
+{
     const char *base;
-    char tmp[TMP_BASE_MAX + 64];
-    int dfd = -1, fd = -1, have_tmp = 0, rc = -1;
     mode_t mode = 0644;
     int keep_mode = 0;
     struct stat st;
 
-    if (split_path(path, &dir, &base) < 0)
-        goto cleanup;
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        err_set("%s: cannot open folder %s: %s", path, dir, strerror(errno));
-        goto cleanup;
+    memset(af, 0, sizeof *af);
+    af->fd = af->dfd = -1;
+    if (!(af->path = strdup(path))) {
+        err_set("%s: out of memory", path);
+        goto fail;
     }
-    if (flock(dfd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+    if (split_path(af->path, &af->dir, &base) < 0)
+        goto fail;
+    af->base = base;
+    af->dfd = open(af->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (af->dfd < 0) {
+        err_set("%s: cannot open folder %s: %s", path, af->dir,
+                strerror(errno));
+        goto fail;
+    }
+    if (flock(af->dfd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
         err_set("%s: another save is in progress in this folder", path);
-        goto cleanup;
+        goto fail;
     } /* other flock errors (a file system without locks): go on unlocked */
-    if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(af->dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISDIR(st.st_mode)) {
             err_set("%s: is a folder", path);
-            goto cleanup;
+            goto fail;
         }
         if (S_ISREG(st.st_mode)) {
             mode = st.st_mode & 07777;
@@ -141,57 +171,85 @@ int atomic_write(const char *path, const void *buf, size_t len)
         } else if (!S_ISLNK(st.st_mode)) {
             err_set("%s: not a regular file (a device, pipe or socket): "
                     "refusing to replace it", path);
-            goto cleanup;
+            goto fail;
         }
     }
-    remove_stale(dfd, base);
-    for (int tries = 0; tries < TMP_TRIES && fd < 0; tries++) {
-        snprintf(tmp, sizeof tmp, ".%.*s" TMP_TAG "%ld.%u",
+    remove_stale(af->dfd, base);
+    for (int tries = 0; tries < TMP_TRIES && af->fd < 0; tries++) {
+        snprintf(af->tmp, sizeof af->tmp, ".%.*s" TMP_TAG "%ld.%u",
                  (int)tmp_base_len(base), base, (long)getpid(),
                  tmp_counter++);
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 && errno != EEXIST) {
-            folder_error(path, dir, errno);
-            goto cleanup;
+        af->fd = openat(af->dfd, af->tmp,
+                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (af->fd < 0 && errno != EEXIST) {
+            folder_error(path, af->dir, errno);
+            goto fail;
         }
     }
-    if (fd < 0) {
-        err_set("%s: cannot make a temp file in %s", path, dir);
-        goto cleanup;
+    if (af->fd < 0) {
+        err_set("%s: cannot make a temp file in %s", path, af->dir);
+        goto fail;
     }
-    have_tmp = 1;
-    if (keep_mode && fchmod(fd, mode) < 0) {
+    af->have_tmp = 1;
+    if (keep_mode && fchmod(af->fd, mode) < 0) {
         err_set("%s: %s", path, strerror(errno));
-        goto cleanup;
+        goto fail;
     }
-    if (write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
-        err_set("%s: %s", path, strerror(errno));
-        goto cleanup;
+    return 0;
+fail:
+    af_release(af);
+    return -1;
+}
+
+int atomic_put(atomic_file *af, const void *buf, size_t len)
+{
+    if (atomic_write_all(af->fd, buf, len) < 0)
+        return err_set("%s: %s", af->path, strerror(errno));
+    return 0;
+}
+
+int atomic_commit(atomic_file *af)
+{
+    if (fsync(af->fd) < 0) {
+        err_set("%s: %s", af->path, strerror(errno));
+        goto fail;
     }
-    int cfd = fd;
-    fd = -1;
+    int cfd = af->fd;
+    af->fd = -1;
     if (close(cfd) < 0) {
-        err_set("%s: %s", path, strerror(errno));
-        goto cleanup;
+        err_set("%s: %s", af->path, strerror(errno));
+        goto fail;
     }
-    if (renameat(dfd, tmp, dfd, base) < 0) {
-        err_set("%s: %s", path, strerror(errno));
-        goto cleanup;
+    if (renameat(af->dfd, af->tmp, af->dfd, af->base) < 0) {
+        err_set("%s: %s", af->path, strerror(errno));
+        goto fail;
     }
-    have_tmp = 0;
-    if (fsync(dfd) < 0 && errno != EINVAL && errno != ENOTSUP) {
-        err_set("%s: saved, but syncing folder %s failed: %s", path, dir,
-                strerror(errno));
-        goto cleanup;
+    af->have_tmp = 0;
+    if (fsync(af->dfd) < 0 && errno != EINVAL && errno != ENOTSUP) {
+        err_set("%s: saved, but syncing folder %s failed: %s", af->path,
+                af->dir, strerror(errno));
+        goto fail;
     }
-    rc = 0;
-cleanup:
-    if (fd >= 0)
-        close(fd);
-    if (have_tmp)
-        unlinkat(dfd, tmp, 0);
-    if (dfd >= 0)
-        close(dfd); /* releases the lock */
-    free(dir);
-    return rc;
+    af_release(af);
+    return 0;
+fail:
+    af_release(af);
+    return -1;
+}
+
+void atomic_abort(atomic_file *af)
+{
+    af_release(af);
+}
+
+int atomic_write(const char *path, const void *buf, size_t len)
+{
+    atomic_file af;
+    if (atomic_open(&af, path) < 0)
+        return -1;
+    if (atomic_put(&af, buf, len) < 0) {
+        atomic_abort(&af);
+        return -1;
+    }
+    return atomic_commit(&af);
 }

@@ -104,17 +104,16 @@ static void step_decode(freeze_set *fs, const freeze_step *s)
                        (size_t)(s->data[r] & 0xffffffffu));
 }
 
-/* Flips the tensors in diff, fills *rep, updates the tree's totals and
- * zeroes diff. scope, when not NULL, is a node whose subtree holds every
- * flip: its subtree is recounted. Cannot fail. */
-static void freeze_apply(freeze_set *fs, tree_node *scope, freeze_report *rep)
+/* Flips the tensors in diff, fills *rep, updates the tree's totals (per
+ * flipped leaf when that is cheaper than a recount of the tree) and
+ * zeroes diff. Cannot fail. */
+static void freeze_apply(freeze_set *fs, freeze_report *rep)
 {
     tree *tr = fs->tr;
     const table *t = tr->t;
     size_t nw = nwords(&fs->diff);
     size_t changed = diff_count(fs);
-    int per_leaf = !scope &&
-                   changed * ((size_t)tr->max_depth + 1) < tr->count;
+    int per_leaf = changed * ((size_t)tr->max_depth + 1) < tr->count;
     freeze_report r = {0, 0, 0, 0};
     for (size_t k = 0; k < nw; k++) {
         for (uint64_t w = fs->diff.w[k]; w; w &= w - 1) {
@@ -136,7 +135,7 @@ static void freeze_apply(freeze_set *fs, tree_node *scope, freeze_report *rep)
         fs->diff.w[k] = 0;
     }
     if (!per_leaf && changed)
-        tree_recount_frozen(tr, scope ? scope : tree_root(tr), &fs->frozen);
+        tree_recount_frozen(tr, tree_root(tr), &fs->frozen);
     if (changed)
         fs->gen++;
     if (rep)
@@ -144,18 +143,15 @@ static void freeze_apply(freeze_set *fs, tree_node *scope, freeze_report *rep)
 }
 
 /* A tie group is one parameter: when one member flips, all do (they
- * share one state, so each is in diff or about to be). Returns 1 when
- * diff grew. Cannot fail. */
-static int diff_close_ties(freeze_set *fs)
+ * share one state, so each is in diff or about to be). Cannot fail. */
+static void diff_close_ties(freeze_set *fs)
 {
     const table *t = fs->tr->t;
     if (t->aliases == 0)
-        return 0;
-    size_t before = diff_count(fs);
+        return;
     table_close_ties(t, &fs->diff);
     for (size_t k = 0; k < nwords(&fs->diff); k++)
         fs->diff.w[k] &= fs->params.w[k];
-    return diff_count(fs) != before;
 }
 
 /* Drops the oldest step. */
@@ -172,11 +168,10 @@ static void freeze_drop_oldest(freeze_set *fs)
 
 /* Records diff as a step and applies it (see the file comment).
  * Returns 0, or -1 with err set and nothing changed (diff zeroed). */
-static int freeze_commit(freeze_set *fs, tree_node *scope, freeze_report *rep)
+static int freeze_commit(freeze_set *fs, freeze_report *rep)
 {
     freeze_step s = {NULL, 0, 0};
-    if (diff_close_ties(fs))
-        scope = NULL; /* a tie may reach outside the subtree */
+    diff_close_ties(fs);
     if (diff_count(fs) == 0) {
         if (rep)
             *rep = (freeze_report){0, 0, 0, 0};
@@ -207,7 +202,7 @@ static int freeze_commit(freeze_set *fs, tree_node *scope, freeze_report *rep)
     while (fs->nsteps > 1 && (fs->nsteps > FREEZE_MAX_STEPS ||
                               fs->log_bytes > FREEZE_MAX_LOG_BYTES))
         freeze_drop_oldest(fs);
-    freeze_apply(fs, scope, rep);
+    freeze_apply(fs, rep);
     return 0;
 fail:
     bitset_zero(&fs->diff);
@@ -251,55 +246,6 @@ void freeze_free(freeze_set *fs)
     fs->tr = tr;
 }
 
-int freeze_set_node(freeze_set *fs, tree_node *n, int on, freeze_report *rep)
-{
-    tree *tr = fs->tr;
-    uintptr_t lo = (uintptr_t)tr->nodes, at = (uintptr_t)n;
-    if (!n || !tr->count || at < lo ||
-        at >= lo + tr->count * sizeof *tr->nodes)
-        return err_set("frozen set: node is not in this tree");
-    size_t k = tree_index(tr, n), end = k + n->span;
-    for (size_t q = k; q < end; q++) {
-        long i = tr->nodes[q].tensor;
-        if (i >= 0 && bitset_get(&fs->params, (size_t)i) &&
-            bitset_get(&fs->frozen, (size_t)i) != !!on)
-            bitset_set(&fs->diff, (size_t)i);
-    }
-    return freeze_commit(fs, n, rep);
-}
-
-/* diff = params & match & (on ? ~frozen : frozen); match NULL = all. */
-static void diff_from_match(freeze_set *fs, const bitset *match, int on)
-{
-    for (size_t k = 0; k < nwords(&fs->diff); k++) {
-        uint64_t m = match ? match->w[k] : UINT64_MAX;
-        uint64_t f = fs->frozen.w[k];
-        fs->diff.w[k] = fs->params.w[k] & m & (on ? ~f : f);
-    }
-}
-
-int freeze_set_mask(freeze_set *fs, const bitset *match, int on,
-                    freeze_report *rep)
-{
-    if (match->n != fs->frozen.n)
-        return err_set("frozen set: mask of %zu tensors, table has %zu",
-                       match->n, fs->frozen.n);
-    diff_from_match(fs, match, on);
-    return freeze_commit(fs, NULL, rep);
-}
-
-int freeze_set_all(freeze_set *fs, int on, freeze_report *rep)
-{
-    diff_from_match(fs, NULL, on);
-    return freeze_commit(fs, NULL, rep);
-}
-
-int freeze_invert(freeze_set *fs, freeze_report *rep)
-{
-    bitset_copy(&fs->diff, &fs->params);
-    return freeze_commit(fs, NULL, rep);
-}
-
 int freeze_assign(freeze_set *fs, const bitset *want, freeze_report *rep)
 {
     if (want->n != fs->frozen.n)
@@ -310,7 +256,7 @@ int freeze_assign(freeze_set *fs, const bitset *want, freeze_report *rep)
     table_close_ties(fs->tr->t, &fs->diff);
     for (size_t k = 0; k < nwords(&fs->diff); k++)
         fs->diff.w[k] = fs->params.w[k] & (fs->frozen.w[k] ^ fs->diff.w[k]);
-    return freeze_commit(fs, NULL, rep);
+    return freeze_commit(fs, rep);
 }
 
 int freeze_undo(freeze_set *fs, freeze_report *rep)
@@ -322,7 +268,7 @@ int freeze_undo(freeze_set *fs, freeze_report *rep)
     }
     fs->pos--;
     step_decode(fs, &fs->steps[fs->pos]);
-    freeze_apply(fs, NULL, rep);
+    freeze_apply(fs, rep);
     return 1;
 }
 
@@ -335,18 +281,8 @@ int freeze_redo(freeze_set *fs, freeze_report *rep)
     }
     step_decode(fs, &fs->steps[fs->pos]);
     fs->pos++;
-    freeze_apply(fs, NULL, rep);
+    freeze_apply(fs, rep);
     return 1;
-}
-
-size_t freeze_undo_depth(const freeze_set *fs)
-{
-    return fs->pos;
-}
-
-size_t freeze_redo_depth(const freeze_set *fs)
-{
-    return fs->nsteps - fs->pos;
 }
 
 void freeze_clear_history(freeze_set *fs)

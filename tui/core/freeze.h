@@ -1,10 +1,11 @@
 /* freeze.h: the frozen set, with undo and redo.
  *
  * A bitset over the table's tensors (bit i set: tensor i is frozen),
- * bound to a name tree whose frozen totals it keeps current: a subtree
- * operation recounts that subtree and walks its ancestors once; other
- * operations add each flipped tensor's change to its ancestors, or
- * recount the whole tree when that is cheaper.
+ * bound to a name tree whose frozen totals it keeps current: a change
+ * adds each flipped tensor's change to its ancestors, or recounts the
+ * whole tree when that is cheaper. Every change is a freeze_assign of
+ * the wanted set (tests/unit/freeze_ops.h builds subtree, mask, all and
+ * invert edits on it).
  *
  * Only parameters in the tree can be frozen. Buffers (TK_BUFFER) are
  * never trained and never frozen: every operation skips them, so their
@@ -72,27 +73,13 @@ int freeze_init(freeze_set *fs, tree *tr);
 /* Frees the set and its history. NULL-safe, idempotent. */
 void freeze_free(freeze_set *fs);
 
-/* The operations. Each returns 0 and fills *rep (when rep is not NULL)
- * with what changed, recording one undo step when anything changed; or
- * returns -1 with err set (out of memory, a mask of the wrong size), and
- * then nothing changed. on: 1 freezes, 0 unfreezes. */
-
-/* Every parameter in node n's subtree (n belongs to fs's tree). */
-int freeze_set_node(freeze_set *fs, tree_node *n, int on, freeze_report *rep);
-
-/* Every parameter whose bit is set in match (n == the table's count);
- * match is untouched. */
-int freeze_set_mask(freeze_set *fs, const bitset *match, int on,
-                    freeze_report *rep);
-
-/* Every parameter. */
-int freeze_set_all(freeze_set *fs, int on, freeze_report *rep);
-
-/* Every parameter flips. */
-int freeze_invert(freeze_set *fs, freeze_report *rep);
-
 /* Makes the frozen set exactly `want` (n == the table's count) restricted
- * to parameters: one step, e.g. for loading a plan. want is untouched. */
+ * to parameters (a tie group is frozen when `want` freezes any of its
+ * names): one step, e.g. for loading a plan or any edit of the editor.
+ * Returns 0 and fills *rep (when rep is not NULL) with what changed,
+ * recording one undo step when anything changed; or returns -1 with err
+ * set (out of memory, a set of the wrong size), and then nothing changed.
+ * want is untouched. */
 int freeze_assign(freeze_set *fs, const bitset *want, freeze_report *rep);
 
 /* Undoes the last step / redoes the next one. Returns 1 and fills *rep
@@ -100,10 +87,6 @@ int freeze_assign(freeze_set *fs, const bitset *want, freeze_report *rep);
  * (*rep then zero). Cannot fail. */
 int freeze_undo(freeze_set *fs, freeze_report *rep);
 int freeze_redo(freeze_set *fs, freeze_report *rep);
-
-/* Steps that undo / redo would take (0 when none). Cannot fail. */
-size_t freeze_undo_depth(const freeze_set *fs);
-size_t freeze_redo_depth(const freeze_set *fs);
 
 /* Forgets the history; the current state stays, and stays saved or
  * unsaved as it was. Cannot fail. */
@@ -135,11 +118,5 @@ void freeze_mark_saved(freeze_set *fs);
  * the history (redo tail dropped, oldest steps dropped) it stays 1 until
  * the next freeze_mark_saved. Cannot fail. */
 int freeze_changed_since_save(const freeze_set *fs);
-
-/* Bytes the undo log holds (steps' data). Cannot fail. */
-static inline size_t freeze_log_bytes(const freeze_set *fs)
-{
-    return fs->log_bytes;
-}
 
 #endif

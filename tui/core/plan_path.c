@@ -3,6 +3,7 @@
 #include "plan.h"
 
 #include "err.h"
+#include "path.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -11,17 +12,6 @@
 #include <unistd.h>
 
 #define PATH_PARTS_MAX 4096u
-
-/* The folder part of `path` (malloc'ed): "." when there is none. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return strdup(".");
-    if (slash == path)
-        return strdup("/");
-    return strndup(path, (size_t)(slash - path));
-}
 
 /* An absolute, lexically normalized copy of `path` (malloc'ed), with a
  * folder resolved through realpath() when `resolve` and it exists. */
@@ -92,7 +82,7 @@ char *plan_relpath(const char *from_dir, const char *to_path)
     const char *base = slash ? slash + 1 : to_path;
 
     from = abs_path(from_dir, 1);
-    to_dir = dir_of(to_path);
+    to_dir = path_dir(to_path);
     if (!from || !to_dir)
         goto oom;
     if (*base && strcmp(base, ".") != 0 && strcmp(base, "..") != 0) {
@@ -154,7 +144,7 @@ cleanup:
 int plan_set_model_path(plan *p, const char *plan_path,
                         const char *model_path)
 {
-    char *dir = dir_of(plan_path);
+    char *dir = path_dir(plan_path);
     char *rel = dir ? plan_relpath(dir, model_path) : NULL;
     int rc = -1;
     if (!dir) {
@@ -183,7 +173,7 @@ char *plan_model_file(const plan *p, const char *plan_path)
         out = strdup(p->model.path);
     } else if (!strchr(plan_path, '/')) {
         out = strdup(p->model.path);
-    } else if ((dir = dir_of(plan_path)) != NULL) {
+    } else if ((dir = path_dir(plan_path)) != NULL) {
         if (asprintf(&out, "%s%s%s", dir,
                      dir[strlen(dir) - 1] == '/' ? "" : "/",
                      p->model.path) < 0)

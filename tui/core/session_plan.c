@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "path.h"
 #include "fingerprint.h"
 #include "plan_resolve.h"
 
@@ -101,17 +102,6 @@ out:
     return rc;
 }
 
-/* The folder part of a path ("." when it has none); malloc'ed. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return strdup(".");
-    if (slash == path)
-        return strdup("/");
-    return strndup(path, (size_t)(slash - path));
-}
-
 /* Rewrites one train: path, relative to the plan at `from`, so that it is
  * relative to the plan at `to`. Returns 0, or -1 with err set. */
 static int rebase_path(plan *p, const char **field, const char *from,
@@ -121,7 +111,7 @@ static int rebase_path(plan *p, const char **field, const char *from,
     int rc = -1;
     if (!v || !*v || v[0] == '/')
         return 0;
-    char *fd = dir_of(from), *td = dir_of(to), *abs = NULL, *rel = NULL;
+    char *fd = path_dir(from), *td = path_dir(to), *abs = NULL, *rel = NULL;
     if (!fd || !td || asprintf(&abs, "%s/%s", fd, v) < 0) {
         abs = NULL;
         err_set("out of memory");

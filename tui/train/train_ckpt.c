@@ -9,6 +9,7 @@
  * and OUT is fsync'ed; then older checkpoints are removed. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +49,15 @@ static int ckpt_fill(void *vctx, size_t i, void *buf, size_t n)
 }
 
 /* Every model tensor (prefix "" or "model/"), then optimizer state and
- * the generators when `full`. Writes the file at `path`. */
-static int write_state(trainer *t, const char *path, int full,
+ * the generators when `full`. Writes the file at `path` (st_write's
+ * `replace`). */
+static int write_state(trainer *t, const char *path, int full, int replace,
                        const char *const *meta, size_t nmeta)
 {
     int rc = -1;
-    size_t nm = t->mt.count;
-    size_t no = full ? ts_trainer_state_count(t->tr) : 0;
+    size_t nm = t->mt.count, no = 0;
+    if (full && ts_trainer_state_count(t->tr, &no) < 0)
+        return err_set("optimizer state: %s", ts_last_error());
     size_t nr = full ? (strcmp(t->device, "cuda") == 0 ? 2 : 1) : 0;
     size_t n = nm + no + nr;
     st_entry *e = calloc(n ? n : 1, sizeof *e);
@@ -113,7 +116,7 @@ static int write_state(trainer *t, const char *path, int full,
         src[i] = SRC_RNG;
         idx[i] = r;
     }
-    rc = st_write(path, e, n, meta, nmeta, ckpt_fill, &c);
+    rc = st_write(path, replace, e, n, meta, nmeta, ckpt_fill, &c);
     goto cleanup;
 oom:
     err_set("out of memory");
@@ -166,7 +169,7 @@ static void prune(const trainer *t, const char *keep)
 int train_ckpt_save(trainer *t)
 {
     char name[64], tmp[4200], dst[4200], file[4300];
-    char v[12][128];
+    char v[14][128];
     snprintf(name, sizeof name, "ckpt-%010llu", (unsigned long long)t->step);
     snprintf(dst, sizeof dst, "%s/%s", t->out_dir, name);
     struct stat st;
@@ -193,22 +196,30 @@ int train_ckpt_save(trainer *t)
              t->have_val, (unsigned long long)t->val_step);
     snprintf(v[10], sizeof v[10], "%llu %.17g", (unsigned long long)t->samples,
              t->train_secs);
+    snprintf(v[11], sizeof v[11], "%llu", (unsigned long long)t->total);
+    snprintf(v[12], sizeof v[12], "%.17g", t->last_step_loss);
+    snprintf(v[13], sizeof v[13], "%llu %llu",
+             (unsigned long long)t->grad_bytes,
+             (unsigned long long)t->state_bytes);
     const char *meta[] = {
         "format", "tui-checkpoint-1", "step", v[0], "optimizer_steps", v[1],
         "epoch_loss_sum", v[2], "epoch_correct", v[3], "epoch_count", v[4],
         "epoch_steps", v[5], "train_samples", v[6], "batch_size", v[7],
         "seed", v[8], "last_eval", v[9], "counters", v[10],
-        "optimizer", t->opt,
+        "optimizer", t->opt, "total_steps", v[11], "last_step_loss", v[12],
+        /* measured gradient and optimizer bytes: a resume that takes no
+         * step (the run's end) reports these, not an unmeasured 0 */
+        "measured_bytes", t->have_grad_bytes ? v[13] : "",
     };
     snprintf(file, sizeof file, "%s/state.safetensors", tmp);
-    if (write_state(t, file, 1, meta, sizeof meta / sizeof *meta / 2) < 0 ||
-        train_fsync_dir(tmp) < 0)
+    if (write_state(t, file, 1, 0, meta, sizeof meta / sizeof *meta / 2) < 0 ||
+        atomic_sync_dir(tmp) < 0)
         goto fail;
     if (rename(tmp, dst) < 0) {
         err_set("%s: %s", dst, strerror(errno));
         goto fail;
     }
-    if (train_fsync_dir(t->out_dir) < 0)
+    if (atomic_sync_dir(t->out_dir) < 0)
         return -1;
     t->wrote_ckpt = 1;
     prune(t, name);
@@ -252,6 +263,32 @@ static int newest(const trainer *t, char *buf, size_t cap)
     return found;
 }
 
+/* Opens the checkpoint file's header into *tb and checks that it is a
+ * tui checkpoint made with this run's data order settings. Returns 0, or
+ * -1 with err set (*tb to be freed either way). */
+static int ckpt_open(const trainer *t, const char *file, table *tb)
+{
+    if (formats_open(file, tb) < 0)
+        return -1;
+    const char *fmt = meta_get(tb, "format");
+    const char *s_n = meta_get(tb, "train_samples"), *s_b = meta_get(tb, "batch_size");
+    const char *s_seed = meta_get(tb, "seed"), *s_opt = meta_get(tb, "optimizer");
+    if (!fmt || strcmp(fmt, "tui-checkpoint-1") || !meta_get(tb, "step") ||
+        !meta_get(tb, "optimizer_steps") || !s_n || !s_b || !s_seed || !s_opt ||
+        !meta_get(tb, "last_eval") || !meta_get(tb, "counters"))
+        return err_set("%s: not a tui checkpoint", file);
+    char want[64];
+    snprintf(want, sizeof want, "%lld %llu %llu", (long long)t->n_train,
+             (unsigned long long)t->batch, (unsigned long long)t->seed);
+    char got[200];
+    snprintf(got, sizeof got, "%s %s %s", s_n, s_b, s_seed);
+    if (strcmp(want, got) != 0 || strcmp(s_opt, t->opt) != 0)
+        return err_set("%s: made with other settings (samples, batch_size, "
+                       "seed, optimizer: %s %s; the plan: %s %s)", file, got,
+                       s_opt, want, t->opt);
+    return 0;
+}
+
 static int restore_file(trainer *t, const char *file)
 {
     int rc = -1;
@@ -259,29 +296,10 @@ static int restore_file(trainer *t, const char *file)
     table_init(&tb);
     const void *base;
     size_t len;
-    if (formats_open(file, &tb) < 0 || train_map_file(t, file, &base, &len) < 0)
+    if (ckpt_open(t, file, &tb) < 0 || train_map_file(t, file, &base, &len) < 0)
         goto cleanup;
-    const char *fmt = meta_get(&tb, "format");
     const char *s_step = meta_get(&tb, "step"), *s_os = meta_get(&tb, "optimizer_steps");
-    const char *s_n = meta_get(&tb, "train_samples"), *s_b = meta_get(&tb, "batch_size");
-    const char *s_seed = meta_get(&tb, "seed"), *s_opt = meta_get(&tb, "optimizer");
     const char *s_ev = meta_get(&tb, "last_eval"), *s_c = meta_get(&tb, "counters");
-    if (!fmt || strcmp(fmt, "tui-checkpoint-1") || !s_step || !s_os || !s_n ||
-        !s_b || !s_seed || !s_opt || !s_ev || !s_c) {
-        err_set("%s: not a tui checkpoint", file);
-        goto cleanup;
-    }
-    char want[64];
-    snprintf(want, sizeof want, "%lld %llu %llu", (long long)t->n_train,
-             (unsigned long long)t->batch, (unsigned long long)t->seed);
-    char got[200];
-    snprintf(got, sizeof got, "%s %s %s", s_n, s_b, s_seed);
-    if (strcmp(want, got) != 0 || strcmp(s_opt, t->opt) != 0) {
-        err_set("%s: made with other settings (samples, batch_size, seed, "
-                "optimizer: %s %s; the plan: %s %s)", file, got, s_opt, want,
-                t->opt);
-        goto cleanup;
-    }
     for (size_t i = 0; i < tb.count; i++) {
         const table_tensor *x = table_at(&tb, i);
         const char *name = table_name(&tb, i);
@@ -331,6 +349,18 @@ static int restore_file(trainer *t, const char *file)
         goto cleanup;
     }
     t->samples = sm;
+    /* keys added later: absent in older checkpoints */
+    const char *s_tot = meta_get(&tb, "total_steps");
+    const char *s_ls = meta_get(&tb, "last_step_loss");
+    const char *s_mb = meta_get(&tb, "measured_bytes");
+    unsigned long long gb = 0, sb = 0;
+    t->ckpt_total = s_tot ? strtoull(s_tot, NULL, 10) : 0;
+    t->last_step_loss = s_ls ? strtod(s_ls, NULL) : NAN;
+    if (s_mb && sscanf(s_mb, "%llu %llu", &gb, &sb) == 2) {
+        t->grad_bytes = gb;
+        t->state_bytes = sb;
+        t->have_grad_bytes = 1;
+    }
     rc = 0;
 cleanup:
     table_free(&tb);
@@ -350,26 +380,46 @@ int train_ckpt_restore(trainer *t)
     return 1;
 }
 
-static int save_module(const char *tmp, void *ctx)
+/* 1 when DIR/NAME is a regular file. */
+static int has_file(const char *dir, const char *name)
 {
-    trainer *t = ctx;
-    if (ts_module_save(t->mod, tmp) < 0)
-        return err_set("%s: %s", tmp, ts_last_error());
-    return 0;
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int save_weights(const char *tmp, void *ctx)
+int train_ckpt_complete(trainer *t)
 {
-    const char *meta[] = {"format", "pt"};
-    return write_state(ctx, tmp, 0, meta, 1);
+    char name[64], file[4300];
+    if (!newest(t, name, sizeof name))
+        return 0;
+    snprintf(file, sizeof file, "%s/%s/state.safetensors", t->out_dir, name);
+    table tb;
+    table_init(&tb);
+    int done = ckpt_open(t, file, &tb) == 0 &&
+               strtoull(meta_get(&tb, "step"), NULL, 10) == t->total &&
+               has_file(t->out_dir, "model.ts.pt") &&
+               has_file(t->out_dir, "weights.safetensors") &&
+               has_file(t->out_dir, "report.json");
+    table_free(&tb);
+    err_clear();
+    return done;
 }
 
 int train_write_outputs(trainer *t)
 {
-    if (train_publish(t->out_dir, "model.ts.pt", save_module, t) < 0 ||
-        train_publish(t->out_dir, "weights.safetensors", save_weights, t) < 0)
+    char path[4200];
+    const void *archive;
+    size_t len;
+    const char *meta[] = {"format", "pt"};
+    snprintf(path, sizeof path, "%s/model.ts.pt", t->out_dir);
+    if (ts_module_archive(t->mod, &archive, &len) < 0)
+        return err_set("%s: %s", path, ts_last_error());
+    if (atomic_write(path, archive, len) < 0)
         return -1;
-    return 0;
+    snprintf(path, sizeof path, "%s/weights.safetensors", t->out_dir);
+    return write_state(t, path, 0, 1, meta, 1);
 }
 
 int train_metrics_trim(trainer *t)

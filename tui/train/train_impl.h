@@ -63,6 +63,7 @@ typedef struct {
     double ep_loss;        /* sums over the current epoch's steps */
     int64_t ep_correct, ep_count, ep_steps;
     double last_train_loss, last_train_acc; /* last finished epoch */
+    double last_step_loss; /* the loss of the last step taken */
     double val_loss, val_acc;
     int have_val;
     uint64_t val_step;     /* step of the last evaluation */
@@ -70,11 +71,15 @@ typedef struct {
     double t_start;
     uint64_t samples;
     uint64_t grad_bytes, state_bytes;
+    int have_grad_bytes;   /* grad_bytes measured (here, or restored) */
+    uint64_t ckpt_total;   /* the run's length when the restored checkpoint
+                              was saved (0: not recorded) */
     int made_out_dir;      /* this run created the output folder */
     int wrote_ckpt;        /* a checkpoint exists from this run or before */
     FILE *metrics;
     int tty;
     double last_draw;
+    uint64_t logged_step;  /* step of the last plain progress line */
 } trainer;
 
 /* --- train_config.c --- */
@@ -115,18 +120,17 @@ typedef struct {
 } st_entry;
 /* Fills `buf` (nbytes) with entry i's bytes; returns 0 or -1 (err set). */
 typedef int (*st_fill_fn)(void *ctx, size_t i, void *buf, size_t nbytes);
-/* Writes a safetensors file at `path` (created, must not exist; fsync'ed
- * before returning). `meta` holds nmeta key/value pairs (2*nmeta strings)
- * for __metadata__. Returns 0, or -1 with err set (the file removed). */
-int st_write(const char *path, const st_entry *e, size_t n,
+/* Writes a safetensors file at `path`, streaming: the header, then each
+ * entry's bytes as `fill` gives them. replace = 1: `path` is replaced
+ * atomically (core/atomic.h: a temp file in its folder, fsync, rename,
+ * fsync of the folder); 0: `path` is created (it must not exist) and
+ * fsync'ed, for a file inside a temp folder that the caller publishes.
+ * `meta` holds nmeta key/value pairs (2*nmeta strings) for __metadata__.
+ * Returns 0, or -1 with err set, and then no file is left at `path` (or
+ * the old one, replace = 1). */
+int st_write(const char *path, int replace, const st_entry *e, size_t n,
              const char *const *meta, size_t nmeta, st_fill_fn fill,
              void *ctx);
-/* fsync a folder. Returns 0 or -1 with err set. */
-int train_fsync_dir(const char *dir);
-/* Writes a temp file through `write_fn(tmp_path, ctx)` in `dir`, then
- * renames it to dir/name and fsyncs the folder. 0 or -1 with err set. */
-int train_publish(const char *dir, const char *name,
-                  int (*write_fn)(const char *tmp, void *ctx), void *ctx);
 /* Removes a folder and the plain files in it. Ignores errors. */
 void train_rmdir(const char *dir);
 
@@ -136,6 +140,13 @@ int train_ckpt_save(trainer *t);
 /* Finds the newest complete checkpoint in the output folder and restores
  * it. Returns 1 restored, 0 none found, -1 error. */
 int train_ckpt_restore(trainer *t);
+/* 1 when the output folder holds a finished run of these settings: its
+ * newest checkpoint is at step t->total, made with the same samples,
+ * batch size, seed and optimizer, and the final outputs (model.ts.pt,
+ * weights.safetensors, report.json) are there. Reads only the
+ * checkpoint's header; changes nothing. 0 otherwise (errors included:
+ * the restore that follows reports them). */
+int train_ckpt_complete(trainer *t);
 /* Writes the final TorchScript module and weights. 0 or -1. */
 int train_write_outputs(trainer *t);
 /* Drops metrics lines after step t->step (on resume). 0 or -1. */

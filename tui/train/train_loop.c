@@ -81,7 +81,7 @@ static void progress(trainer *t, double loss, int force)
         for (int i = 0; i < width; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[width] = '\0';
-        fprintf(stderr, "\repoch %llu/%llu [%s] step %llu/%llu loss %.4f "
+        fprintf(stderr, "\repoch %llu/%llu [%s] step %llu/%llu step loss %.4f "
                 "%.1f samples/s ETA %s\033[K", (unsigned long long)ep,
                 (unsigned long long)eps, bar, (unsigned long long)t->step,
                 (unsigned long long)t->total, loss, sps, eta);
@@ -91,7 +91,10 @@ static void progress(trainer *t, double loss, int force)
     }
     if (!force && t->step % t->log_every != 0)
         return;
-    fprintf(stderr, "epoch %llu/%llu step %llu/%llu loss %.6g "
+    if (force && t->step && t->step == t->logged_step)
+        return; /* the last step's line is out already */
+    t->logged_step = t->step;
+    fprintf(stderr, "epoch %llu/%llu step %llu/%llu step loss %.6g "
             "samples/s %.1f eta %s\n", (unsigned long long)ep,
             (unsigned long long)eps, (unsigned long long)t->step,
             (unsigned long long)t->total, loss, sps, eta);
@@ -170,7 +173,7 @@ static void end_epoch(trainer *t)
 
 int train_loop(trainer *t)
 {
-    int rc = 2;
+    int rc = 2, measured = 0;
     ts_tensor *perm = NULL;
     int64_t perm_epoch = -1;
     struct sigaction sa, old_int, old_term;
@@ -232,8 +235,14 @@ int train_loop(trainer *t)
             t->ep_count += r.count;
         } else
             t->ep_correct = -1;
-        if (t->step == 1 || t->grad_bytes == 0)
-            ts_trainer_bytes(t->tr, &t->grad_bytes, &t->state_bytes);
+        t->last_step_loss = r.loss;
+        if (!measured) {
+            if (ts_trainer_bytes(t->tr, &t->grad_bytes, &t->state_bytes) < 0) {
+                err_set("%s", ts_last_error());
+                goto cleanup;
+            }
+            measured = t->have_grad_bytes = 1;
+        }
         if (t->metrics) {
             fprintf(t->metrics, "{\"step\":%llu,\"epoch\":%lld,\"loss\":%.9g,"
                     "\"lr\":%.17g", (unsigned long long)t->step,
@@ -294,7 +303,7 @@ int train_loop(trainer *t)
     if (t->n_val > 0 && (!t->have_val || t->val_step != t->step) &&
         evaluate(t) < 0)
         goto cleanup;
-    progress(t, t->last_train_loss, 1);
+    progress(t, t->last_step_loss, 1);
     rc = 0;
 cleanup:
     ts_tensor_free(perm);

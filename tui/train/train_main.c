@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,9 @@ static void trainer_free(trainer *t)
     free(t->out_dir);
 }
 
-/* Everything before the first step: checks, loads, resume. */
+/* Everything before the first step: checks, loads, resume. Returns 0,
+ * 1 when --resume finds the run complete (nothing done, nothing
+ * written), or -1 with err set. */
 static int setup(trainer *t, const train_options *o)
 {
     if (train_config(t, o) < 0)
@@ -108,7 +111,14 @@ static int setup(trainer *t, const train_options *o)
     if (has_run && !t->resume)
         return err_set("%s holds a run already: continue it with --resume, "
                        "or choose another --output", t->out_dir);
-    if (train_data_open(t) < 0 || train_model_setup(t) < 0)
+    if (train_data_open(t) < 0)
+        return -1;
+    if (t->resume && has_run && train_ckpt_complete(t)) {
+        printf("%s: run already complete at step %llu (nothing to do)\n",
+               t->out_dir, (unsigned long long)t->total);
+        return 1;
+    }
+    if (train_model_setup(t) < 0)
         return -1;
     ts_train_config c = {t->opt, t->lr, t->wd, t->momentum, t->beta1,
                          t->beta2, t->eps, t->clip, t->loss,
@@ -139,6 +149,20 @@ static int setup(trainer *t, const train_options *o)
      * checkpoint left; a resumed one appends to the trimmed log */
     if (!(t->metrics = fopen(path, t->resume ? "a" : "w")))
         return err_set("%s: %s", path, strerror(errno));
+    if (t->resume) {
+        fprintf(stderr, "tui: resumed from step %llu (%s/ckpt-%010llu)",
+                (unsigned long long)t->step, t->out_dir,
+                (unsigned long long)t->step);
+        /* a longer run (or a shorter one, not shorter than the step)
+         * continues from here: said, not refused */
+        if (t->ckpt_total && t->ckpt_total != t->total)
+            fprintf(stderr, "; max steps changed from %llu to %llu "
+                    "(epochs or max_steps): training to step %llu",
+                    (unsigned long long)t->ckpt_total,
+                    (unsigned long long)t->total,
+                    (unsigned long long)t->total);
+        fputc('\n', stderr);
+    }
     ts_cuda_reset_peak();
     return 0;
 }
@@ -184,8 +208,14 @@ int tui_train_main(const train_options *o)
     int rc = 2;
     t.tty = isatty(2);
     t.t_start = train_now();
-    if (setup(&t, o) < 0)
+    t.last_step_loss = NAN;
+    int su = setup(&t, o);
+    if (su < 0)
         goto fail;
+    if (su > 0) {
+        rc = 0;
+        goto done;
+    }
     rc = train_loop(&t);
     if (rc == 130)
         goto done;

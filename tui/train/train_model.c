@@ -7,6 +7,7 @@
 
 #include "../core/err.h"
 #include "../core/plan_resolve.h"
+#include "../formats/fileio.h"
 #include "../formats/formats.h"
 #include "train_impl.h"
 
@@ -277,8 +278,48 @@ static int hash_all(trainer *t, int cmp, size_t *bad_params, size_t *bad_bufs)
     return 0;
 }
 
+/* Names what train.model is before libtorch tries it, when the formats
+ * layer reads it as something other than a TorchScript archive (a
+ * state_dict, a safetensors file) or it starts as a plain pickle stream:
+ * libtorch's own message for those is about zip central directories.
+ * Returns 0 (a TorchScript archive, or not known: libtorch decides), or
+ * -1 with err set. */
+static int model_kind_check(const trainer *t)
+{
+    table tb;
+    table_init(&tb);
+    int opened = formats_open(t->model_file, &tb) == 0;
+    char fmt[sizeof tb.format];
+    memcpy(fmt, tb.format, sizeof fmt);
+    table_free(&tb);
+    unsigned char head[2] = {0, 0};
+    rfile f;
+    int pickle = 0;
+    if (!opened && rfile_open(&f, t->model_file) == 0) {
+        pickle = f.size >= 2 && rfile_pread(&f, head, 2, 0) == 0 &&
+                 head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+        rfile_close(&f);
+    }
+    err_clear();
+    const char *what = NULL;
+    if (opened && strcmp(fmt, "pytorch") == 0)
+        what = "is a state_dict (weights only)";
+    else if (opened && strcmp(fmt, "safetensors") == 0)
+        what = "is a safetensors file (weights only)";
+    else if (pickle)
+        what = "is a plain pickle stream";
+    if (!what)
+        return 0;
+    return err_set("%s: train.model '%s' %s, not a TorchScript module: "
+                   "export one with torch.jit.script(model).save(...) and "
+                   "give the weights as train.init", t->plan_path,
+                   t->pl.train.model, what);
+}
+
 int train_model_setup(trainer *t)
 {
+    if (model_kind_check(t) < 0)
+        return -1;
     if (ts_module_load(t->model_file, t->device, &t->mod) < 0)
         return err_set("%s: cannot load the TorchScript module: %s",
                        t->model_file, ts_last_error());

@@ -49,8 +49,8 @@ static int write_json(trainer *t, const char *head, size_t len)
 int train_report(trainer *t, int params_ok, int stats_ok)
 {
     uint64_t tt = 0, tn = 0, peak = 0;
-    ts_trainer_trainable(t->tr, &tt, &tn);
-    ts_trainer_bytes(t->tr, &t->grad_bytes, &t->state_bytes);
+    if (ts_trainer_trainable(t->tr, &tt, &tn) < 0)
+        return err_set("%s", ts_last_error());
     if (strcmp(t->device, "cuda") == 0 && ts_cuda_peak_bytes(&peak) < 0)
         peak = 0;
     double secs = t->train_secs;
@@ -62,20 +62,38 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     uint64_t ek = t->have_est ? a->bookkeeping : 0;
     /* The trainer keeps Adam's step count as one integer, not a float32
      * tensor per parameter: the estimate's bookkeeping is not allocated. */
-    int grads_match = t->grad_bytes == eg;
-    int state_match = t->state_bytes == eo - ek;
+    /* measured by the first step of this process, or restored from the
+     * checkpoint when a resume took no step */
+    int measured = t->have_grad_bytes;
+    int grads_match = measured && t->grad_bytes == eg;
+    int state_match = measured && t->state_bytes == eo - ek;
+    /* the epoch whose mean loss is reported, and its steps */
+    uint64_t spe = (uint64_t)t->spe;
+    uint64_t ep = t->step ? (t->step - 1) / spe + 1 : 0;
+    uint64_t ep_done = t->step ? t->step - (ep - 1) * spe : 0;
     char b1[32], b2[32], b3[32], b4[32];
     FILE *o = stdout;
     fprintf(o, "training done: %llu steps in %.2f s (%.2f steps/s, %.1f "
             "samples/s) on %s, %d threads\n", (unsigned long long)t->step,
             secs, stps, sps, t->device, t->threads);
-    fprintf(o, "  final train loss %.6g", t->last_train_loss);
+    fprintf(o, "  train: epoch mean loss %.6g", t->last_train_loss);
     if (isfinite(t->last_train_acc))
         fprintf(o, ", accuracy %.4f", t->last_train_acc);
+    if (ep_done == spe)
+        fprintf(o, " (epoch %llu, %llu steps)", (unsigned long long)ep,
+                (unsigned long long)ep_done);
+    else
+        fprintf(o, " (epoch %llu, %llu of its %llu steps)",
+                (unsigned long long)ep, (unsigned long long)ep_done,
+                (unsigned long long)spe);
+    if (isfinite(t->last_step_loss))
+        fprintf(o, "; last step loss %.6g", t->last_step_loss);
     if (t->have_val) {
-        fprintf(o, "; val loss %.6g", t->val_loss);
+        fprintf(o, "\n  validation: loss %.6g", t->val_loss);
         if (isfinite(t->val_acc))
             fprintf(o, ", accuracy %.4f", t->val_acc);
+        fprintf(o, " (%lld samples, after step %llu)", (long long)t->n_val,
+                (unsigned long long)t->val_step);
     }
     fprintf(o, "\n  trainable: %llu parameters in %llu tensors (of %llu)\n",
             (unsigned long long)tn, (unsigned long long)tt,
@@ -84,14 +102,22 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     human_bytes(eg, b2, sizeof b2);
     human_bytes(t->state_bytes, b3, sizeof b3);
     human_bytes(eo, b4, sizeof b4);
-    fprintf(o, "  gradients: measured %llu bytes (%s), estimate %llu (%s)%s\n",
-            (unsigned long long)t->grad_bytes, b1, (unsigned long long)eg, b2,
-            grads_match ? ": equal" : ": DIFFERENT");
-    fprintf(o, "  optimizer state (%s): measured %llu bytes (%s), estimate %llu"
-            " (%s) of which %llu per-tensor bookkeeping%s\n", t->opt,
-            (unsigned long long)t->state_bytes, b3, (unsigned long long)eo, b4,
-            (unsigned long long)ek,
-            state_match ? ": equal without it" : ": DIFFERENT");
+    if (measured) {
+        fprintf(o, "  gradients: measured %llu bytes (%s), estimate %llu (%s)%s\n",
+                (unsigned long long)t->grad_bytes, b1, (unsigned long long)eg,
+                b2, grads_match ? ": equal" : ": DIFFERENT");
+        fprintf(o, "  optimizer state (%s): measured %llu bytes (%s), estimate "
+                "%llu (%s) of which %llu per-tensor bookkeeping%s\n", t->opt,
+                (unsigned long long)t->state_bytes, b3, (unsigned long long)eo,
+                b4, (unsigned long long)ek,
+                state_match ? ": equal without it" : ": DIFFERENT");
+    } else {
+        /* a resume that took no step, from a checkpoint that does not
+         * record them: nothing was measured, nothing to compare */
+        fprintf(o, "  gradients and optimizer state (%s): not measured (no "
+                "step since the resume); estimate %llu (%s) and %llu (%s)\n",
+                t->opt, (unsigned long long)eg, b2, (unsigned long long)eo, b4);
+    }
     const plan_bytes *pb = &t->pl.estimate.bytes;
     if (pb->gradients != PLAN_UNSET || pb->optimizer != PLAN_UNSET)
         fprintf(o, "  the plan's estimate (%s): gradients %lld, optimizer %lld\n",
@@ -111,29 +137,41 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     fprintf(o, "  outputs: %s/model.ts.pt, %s/weights.safetensors\n",
             t->out_dir, t->out_dir);
 
-    char j[4096], tl[32], ta[32], vl[32], va[32];
+    char j[4096], tl[32], ta[32], vl[32], va[32], sl[32];
+    jnum(sl, sizeof sl, t->last_step_loss);
     jnum(tl, sizeof tl, t->last_train_loss);
     jnum(ta, sizeof ta, t->last_train_acc);
     jnum(vl, sizeof vl, t->have_val ? t->val_loss : NAN);
     jnum(va, sizeof va, t->have_val ? t->val_acc : NAN);
+    char gbs[32], sbs[32];
+    if (measured) {
+        snprintf(gbs, sizeof gbs, "%llu", (unsigned long long)t->grad_bytes);
+        snprintf(sbs, sizeof sbs, "%llu", (unsigned long long)t->state_bytes);
+    } else {
+        snprintf(gbs, sizeof gbs, "null");
+        snprintf(sbs, sizeof sbs, "null");
+    }
     int n = snprintf(j, sizeof j,
         "{\"steps\":%llu,\"seconds\":%.6f,\"steps_per_s\":%.6f,"
         "\"samples_per_s\":%.6f,\"device\":\"%s\",\"threads\":%d,"
-        "\"train_loss\":%s,\"train_accuracy\":%s,\"val_loss\":%s,"
+        "\"train_loss\":%s,\"train_accuracy\":%s,\"train_epoch\":%llu,"
+        "\"train_epoch_steps\":%llu,\"last_step_loss\":%s,\"val_loss\":%s,"
         "\"val_accuracy\":%s,\"trainable_parameters\":%llu,"
-        "\"trainable_tensors\":%llu,\"gradient_bytes\":%llu,"
-        "\"optimizer_bytes\":%llu,\"estimate\":{\"optimizer\":\"%s\","
+        "\"trainable_tensors\":%llu,\"gradient_bytes\":%s,"
+        "\"optimizer_bytes\":%s,\"estimate\":{\"optimizer\":\"%s\","
         "\"gradients\":%llu,\"optimizer_state\":%llu,\"bookkeeping\":%llu},"
         "\"gradients_match\":%s,\"optimizer_match_without_bookkeeping\":%s,"
         "\"peak_device_bytes\":%llu,\"frozen_tensors\":%zu,"
         "\"frozen_unchanged\":%s,\"frozen_norm_layers\":%zu,"
         "\"norm_stats_unchanged\":%s",
         (unsigned long long)t->step, secs, stps, sps, t->device, t->threads,
-        tl, ta, vl, va, (unsigned long long)tn, (unsigned long long)tt,
-        (unsigned long long)t->grad_bytes, (unsigned long long)t->state_bytes,
+        tl, ta, (unsigned long long)ep, (unsigned long long)ep_done, sl, vl,
+        va, (unsigned long long)tn, (unsigned long long)tt, gbs, sbs,
         t->opt, (unsigned long long)eg, (unsigned long long)eo,
-        (unsigned long long)ek, grads_match ? "true" : "false",
-        state_match ? "true" : "false", (unsigned long long)peak, nfz,
+        (unsigned long long)ek,
+        !measured ? "null" : grads_match ? "true" : "false",
+        !measured ? "null" : state_match ? "true" : "false",
+        (unsigned long long)peak, nfz,
         params_ok ? "true" : "false", t->neval, stats_ok ? "true" : "false");
     if (n < 0 || (size_t)n >= sizeof j)
         return err_set("report.json: figures too long");
