@@ -68,6 +68,7 @@ typedef struct ui {
     int est_ok;
     uint64_t est_gen;
     int est_opt, est_prec;
+    int panel_folded;        /* M: the memory panel as one line */
     table_totals tot;        /* of the table (it never changes) */
     /* matches (search or pattern prompt): a set over the tensors */
     bitset match;

@@ -309,6 +309,15 @@ static int act_precision(ui *u)
     return R_REDRAW;
 }
 
+static int act_fold_panel(ui *u)
+{
+    u->panel_folded = !u->panel_folded;
+    ui_message(u, 0, "memory panel %s", u->panel_folded
+                                          ? "folded to one line (M unfolds)"
+                                          : "unfolded");
+    return R_REDRAW;
+}
+
 /* --- saving and quitting --- */
 
 static int act_save(ui *u) { ui_save_plan(u); return R_REDRAW; }
@@ -415,6 +424,7 @@ static const key_def keys[] = {
     {'s', act_sort, "s", "sort by name / size"},
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
+    {'M', act_fold_panel, "M", "fold / unfold the memory panel"},
     {'w', act_save, "w", "save the plan (asks before writing over a plan made "
                               "for another checkpoint)"},
     {'W', act_save_preset, "W", "save the rules as a user preset"},

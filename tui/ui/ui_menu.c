@@ -53,51 +53,135 @@ static int preview(ui *u, const char *spec, char *out, size_t cap)
     return 0;
 }
 
-/* The menu's text: one line per preset, the selected one marked. */
+/* The menu's text: one line per preset, the selected one marked, its
+ * description filling the box's width (the box is the screen less 6
+ * columns) and wrapped under itself when longer. */
 static void menu_text(ui *u, size_t sel, char *buf, size_t cap,
                       const char *pv)
 {
     const preset_list *l = ui_presets(u);
     size_t k = 0;
+    int dw = u->cols - 6 - 29;
+    if (dw < 20)
+        dw = 20;
     buf[0] = '\0';
-    for (size_t i = 0; i < l->n && k + 200 < cap; i++) {
+    for (size_t i = 0; i < l->n && k + 400 < cap; i++) {
         const preset *p = &l->items[i];
-        char d[72];
-        snprintf(d, sizeof d, "%s", p->description ? p->description : "");
-        for (char *c = d; *c; c++)
-            if (*c == '\n')
-                *c = ' ';
-        k += (size_t)snprintf(buf + k, cap - k, "%s %-26s %s%s\n",
-                              i == sel ? ">" : " ", p->name,
-                              p->user ? "(user) " : "", d);
+        const char *d = p->description ? p->description : "";
+        k += (size_t)snprintf(buf + k, cap - k, "%s %-26s ",
+                              i == sel ? ">" : " ", p->name);
+        int col = 0;
+        if (p->user) {
+            k += (size_t)snprintf(buf + k, cap - k, "(user) ");
+            col = 7;
+        }
+        /* word-wrap the description at dw columns */
+        while (*d && k + 64 < cap) {
+            while (*d == ' ' || *d == '\n')
+                d++;
+            size_t wl = strcspn(d, " \n");
+            if (!wl)
+                break;
+            int ww = ui_width(d, wl);
+            if (col > 0 && col + 1 + ww > dw) {
+                k += (size_t)snprintf(buf + k, cap - k, "\n%29s", "");
+                col = 0;
+            } else if (col > 0) {
+                buf[k++] = ' ';
+                col++;
+            }
+            if (k + wl + 2 >= cap)
+                break;
+            memcpy(buf + k, d, wl);
+            k += wl;
+            buf[k] = '\0';
+            col += ww;
+            d += wl;
+        }
+        k += (size_t)snprintf(buf + k, cap - k, "\n");
     }
     snprintf(buf + k, cap - k, "\n%s", pv);
 }
 
+/* The line of the selected preset (the one starting with '>') in
+ * menu_text's text; descriptions may take several lines. */
+static int menu_line_of(const char *text)
+{
+    int line = 0;
+    for (const char *p = text; *p; p++) {
+        if ((p == text || p[-1] == '\n') && *p == '>')
+            return line;
+        if (*p == '\n')
+            line++;
+    }
+    return 0;
+}
+
 typedef struct {
     const preset *p;
-    char vals[PRESET_MAX_PARAMS][24];
-    size_t idx;        /* the parameter being asked */
     char spec[PRESET_MAX_NAME + PRESET_MAX_PARAMS * 96 + 8];
 } ask_ctx;
 
-static void build_spec(ask_ctx *a, size_t upto, const char *cur)
+/* name:ARGS from the text of the parameter form ("n=6", "a=1 b=2" or
+ * "a=1,b=2"; empty: the defaults). */
+static void build_spec(ask_ctx *a, const char *args)
 {
     size_t k = (size_t)snprintf(a->spec, sizeof a->spec, "%s", a->p->name);
-    for (size_t i = 0; i <= upto && i < a->p->nparams; i++) {
-        const char *v = i == upto ? cur : a->vals[i];
-        k += (size_t)snprintf(a->spec + k, sizeof a->spec - k, "%c%s=%s",
-                              i ? ',' : ':', a->p->params[i].name, v);
+    while (*args == ' ' || *args == ',')
+        args++;
+    if (!*args || k + 2 >= sizeof a->spec)
+        return;
+    a->spec[k++] = ':';
+    int sep = 0;
+    for (; *args && k + 1 < sizeof a->spec; args++) {
+        if (*args == ' ' || *args == ',') {
+            sep = 1;
+            continue;
+        }
+        if (sep && a->spec[k - 1] != ':')
+            a->spec[k++] = ',';
+        sep = 0;
+        a->spec[k++] = *args;
     }
+    a->spec[k] = '\0';
 }
 
 static void param_changed(ui *u, const char *text, void *ctx)
 {
     ask_ctx *a = ctx;
     char pv[300];
-    build_spec(a, a->idx, text);
+    build_spec(a, text);
     int rc = preview(u, a->spec, pv, sizeof pv);
     ui_message(u, rc != 0, "%s: %s", a->spec, pv);
+}
+
+/* The form of a preset's parameters: one line "n=3 k=2" (defaults
+ * filled in), labelled with their ranges. Returns 1 with a->spec set,
+ * 0 when cancelled. */
+static int ask_params(ui *u, ask_ctx *a)
+{
+    char label[600], buf[PRESET_MAX_PARAMS * 40 + 1];
+    size_t k = 0, lk = 0;
+    buf[0] = '\0';
+    build_spec(a, "");
+    if (!a->p->nparams)
+        return 1;
+    lk = (size_t)snprintf(label, sizeof label, "%s (", a->p->name);
+    for (size_t i = 0; i < a->p->nparams; i++) {
+        const preset_param *pp = &a->p->params[i];
+        if (k + 40 < sizeof buf)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s=%lld",
+                                  i ? " " : "", pp->name, pp->def);
+        if (lk + 80 < sizeof label)
+            lk += (size_t)snprintf(label + lk, sizeof label - lk,
+                                   "%s%s %lld..%lld", i ? ", " : "",
+                                   pp->name, pp->min, pp->max);
+    }
+    snprintf(label + lk, sizeof label - lk, "): ");
+    if (!ui_prompt(u, label, buf, sizeof buf, param_changed, a))
+        return 0;
+    build_spec(a, buf);
+    return 1;
 }
 
 int ui_menu_presets(ui *u)
@@ -115,11 +199,11 @@ int ui_menu_presets(ui *u)
         char line[400];
         snprintf(line, sizeof line, "with defaults: %s", pv);
         menu_text(u, sel, text, sizeof text, line);
+        int at = menu_line_of(text), shown = u->rows - 8;
         ui_draw(u);
-        ui_draw_box(u, "presets", text, sel + 3 > (size_t)u->rows - 6
-                                            ? (int)(sel + 9 - (size_t)u->rows)
-                                            : 0,
-                    "Enter choose  arrows move  Esc cancel");
+        ui_draw_box(u, "presets", text,
+                    shown > 0 && at + 3 > shown ? at + 3 - shown : 0,
+                    "Enter choose  arrows, g G move  Esc cancel");
         refresh();
         int c = ui_input(u);
         if (c == KEY_RESIZE)
@@ -131,6 +215,10 @@ int ui_menu_presets(ui *u)
             sel++;
         else if ((c == KEY_UP || c == 'k') && sel > 0)
             sel--;
+        else if (c == KEY_HOME || c == 'g')
+            sel = 0;
+        else if (c == KEY_END || c == 'G')
+            sel = l->n - 1;
         else if (c == '\r' || c == '\n' || c == KEY_ENTER)
             break;
         if (sel != old)
@@ -142,23 +230,11 @@ int ui_menu_presets(ui *u)
         return R_REDRAW;
     }
     ac->p = &l->items[sel];
-    build_spec(ac, SIZE_MAX, "");
-    for (size_t i = 0; i < ac->p->nparams; i++) {
-        const preset_param *pp = &ac->p->params[i];
-        char label[256], buf[24];
-        snprintf(label, sizeof label, "%s (%lld..%lld, default %lld): ",
-                 pp->name, pp->min, pp->max, pp->def);
-        snprintf(buf, sizeof buf, "%lld", pp->def);
-        ac->idx = i;
-        if (!ui_prompt(u, label, buf, sizeof buf, param_changed, ac)) {
-            ui_message(u, 0, "cancelled");
-            free(ac);
-            return R_REDRAW;
-        }
-        snprintf(ac->vals[i], sizeof ac->vals[i], "%s", buf);
+    if (!ask_params(u, ac)) {
+        ui_message(u, 0, "cancelled");
+        free(ac);
+        return R_REDRAW;
     }
-    build_spec(ac, ac->p->nparams ? ac->p->nparams - 1 : SIZE_MAX,
-               ac->p->nparams ? ac->vals[ac->p->nparams - 1] : "");
     int bad = preview(u, ac->spec, pv, sizeof pv);
     snprintf(text, sizeof text, "%s\n%s\n\n%s", ac->spec, pv,
              bad ? "Esc goes back" : "Enter applies, Esc cancels");
@@ -293,9 +369,16 @@ int ui_save_preset(ui *u)
     }
     snprintf(path, sizeof path, "%s/%s.yaml", u->cfg->user_preset_dir, name);
     struct stat st;
-    if (stat(path, &st) == 0 &&
-        ui_ask(u, "overwrite?", path, "yn") != 'y') {
-        ui_message(u, 0, "cancelled");
+    char q[4600];
+    int exists = stat(path, &st) == 0;
+    snprintf(q, sizeof q, "%s the user preset\n  %s\n(%zu rule%s as "
+             "written)?\n\n  y  write it\n  n  Enter  Esc  no",
+             exists ? "Replace" : "Write", path, s->nrules,
+             s->nrules == 1 ? "" : "s");
+    u->msg[0] = '\0';
+    if (ui_ask(u, exists ? "overwrite a user preset?" : "write a user preset?",
+               q, "yn\n") != 'y') {
+        ui_message(u, 0, "not saved");
         return R_REDRAW;
     }
     if (write_preset(u, name, path)) {
