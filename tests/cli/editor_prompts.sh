@@ -115,7 +115,7 @@ see "unsaved: optimizer changes the plan" "optimizer adafactor (o)"
 ui_keys q
 see "unsaved: quit asks after o" "unsaved changes"
 ui_keys Escape
-ui_keys o o o
+ui_keys o o o o o
 see "unsaved: back to adamw" "optimizer adamw (o)"
 ui_keys q
 see "unsaved: back to the saved optimizer is no change" "EXITED=0"

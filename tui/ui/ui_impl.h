@@ -56,6 +56,19 @@ enum {
     R_QUIT = 1 << 2,    /* leave the main loop */
 };
 
+/* The kinds of prompt: each has its own history; PATTERN completes
+ * names from the tree on Tab, PATH file names. */
+typedef enum {
+    UI_PK_NONE = 0,   /* no history, no completion */
+    UI_PK_PATTERN,
+    UI_PK_SEARCH,
+    UI_PK_PATH,
+    UI_PK_PARAMS,
+    UI_PK_COUNT
+} ui_prompt_kind;
+
+#define UI_HIST_MAX 100   /* lines kept per prompt kind */
+
 typedef struct ui {
     session *s;
     const ui_config *cfg;
@@ -88,6 +101,9 @@ typedef struct ui {
     /* presets reloaded after "save as preset" (else cfg->presets) */
     preset_list own_presets;
     int has_own_presets;
+    /* each prompt kind's history (ui_prompt_kind), oldest first */
+    char **hist[UI_PK_COUNT];
+    size_t nhist[UI_PK_COUNT];
     int last_key;
     double key_ms;           /* when ui_input returned the last key */
 } ui;
@@ -175,6 +191,17 @@ typedef void (*ui_prompt_change)(ui *u, const char *text, void *ctx);
  * cancels (returns 0, buf then undefined). */
 int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
               ui_prompt_change on_change, void *ctx);
+
+/* ui_prompt with a kind: Up/Down walk that kind's history (kept for the
+ * session; a confirmed line is added), Tab completes (UI_PK_PATTERN:
+ * the next dotted segment from the tree; UI_PK_PATH: a file name),
+ * listing the candidates above the prompt when several are left. */
+int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
+                        char *buf, size_t cap, ui_prompt_change on_change,
+                        void *ctx);
+
+/* Frees the prompt histories. Idempotent. */
+void ui_prompt_free_history(ui *u);
 
 /* Sets the matches from a search text (substring, or a pattern when it
  * starts with "re:" or holds * ? [ {): highlights them. Returns the

@@ -562,6 +562,7 @@ int ui_run(session *s, const ui_config *cfg)
 out:
     view_free(&u->v);
     bitset_free(&u->match);
+    ui_prompt_free_history(u);
     if (u->has_own_presets)
         preset_list_free(&u->own_presets);
     free(u);

@@ -178,7 +178,8 @@ static int ask_params(ui *u, ask_ctx *a)
                                    pp->name, pp->min, pp->max);
     }
     snprintf(label + lk, sizeof label - lk, "): ");
-    if (!ui_prompt(u, label, buf, sizeof buf, param_changed, a))
+    if (!ui_prompt_kind_read(u, UI_PK_PARAMS, label, buf, sizeof buf,
+                             param_changed, a))
         return 0;
     build_spec(a, buf);
     return 1;
