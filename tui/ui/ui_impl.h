@@ -6,7 +6,8 @@
  *   ui_draw.c    immediate-mode drawing of the whole screen
  *   ui_box.c     boxes over it: text (help, plan report), questions
  *   ui_prompt.c  the line editor, the pattern and search prompts
- *   ui_menu.c    the presets menu, saving the rules as a user preset
+ *   ui_menu.c    the presets menu
+ *   ui_preset_save.c  W: the rules as a user preset, as written
  *   ui_save.c    w: saving the plan (asks before writing over a plan
  *                made for another checkpoint), the unsaved mark
  *
@@ -56,6 +57,19 @@ enum {
     R_QUIT = 1 << 2,    /* leave the main loop */
 };
 
+/* A preset applied from the menu, kept so that W can save its rules as
+ * written (the templates, the parameters with the values chosen as
+ * their defaults) rather than this model's expansion. */
+typedef struct {
+    size_t start, n;    /* the session rules it added */
+    char **pats;        /* their patterns, to recognise them (n) */
+    char *params;       /* the YAML of its params: block's entries */
+    char *rules;        /* the YAML of its rules: list, as written */
+    char **pnames;      /* its parameters' names and chosen values */
+    long long *pvals;
+    size_t np;
+} ui_preset_use;
+
 /* The kinds of prompt: each has its own history; PATTERN completes
  * names from the tree on Tab, PATH file names. */
 typedef enum {
@@ -101,6 +115,8 @@ typedef struct ui {
     /* presets reloaded after "save as preset" (else cfg->presets) */
     preset_list own_presets;
     int has_own_presets;
+    ui_preset_use *uses;     /* presets applied from the menu */
+    size_t nuses;
     /* each prompt kind's history (ui_prompt_kind), oldest first */
     char **hist[UI_PK_COUNT];
     size_t nhist[UI_PK_COUNT];
@@ -225,7 +241,20 @@ int ui_prompt_search(ui *u);
  * R_* flags. */
 int ui_menu_presets(ui *u);
 
-/* W: asks a name and writes the rules as a user preset. Returns R_*. */
+
+/* --- ui_preset_save.c --- */
+
+/* Records that preset p (applied as spec) added the session rules from
+ * index `before` on, for W. Out of memory only loses the record (W then
+ * saves those rules expanded). */
+void ui_record_preset_use(ui *u, const preset *p, const char *spec,
+                          size_t before);
+
+/* Frees the records of the presets applied. Idempotent. */
+void ui_menu_free_uses(ui *u);
+
+/* W: asks a name, then (showing the full path) whether to write the
+ * rules as a user preset. Returns R_*. */
 int ui_save_preset(ui *u);
 
 /* The preset list in use. */

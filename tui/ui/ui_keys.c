@@ -563,6 +563,7 @@ out:
     view_free(&u->v);
     bitset_free(&u->match);
     ui_prompt_free_history(u);
+    ui_menu_free_uses(u);
     if (u->has_own_presets)
         preset_list_free(&u->own_presets);
     free(u);

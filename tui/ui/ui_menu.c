@@ -1,15 +1,13 @@
 /* ui_menu.c: the presets menu (pick a preset, answer its parameters
  * with a live preview of what it would freeze, confirm, apply as one
- * undoable step) and "save the rules as a user preset".
+ * undoable step); what W needs to save it as written is recorded
+ * (ui_preset_save.c).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/human.h"
-#include "../core/atomic.h"
 #include "../core/err.h"
 #include "ui_impl.h"
 
@@ -53,54 +51,87 @@ static int preview(ui *u, const char *spec, char *out, size_t cap)
     return 0;
 }
 
+/* Appends up to dw columns of description d at buf+k (newlines as
+ * spaces), "..." when cut. Returns the new length. */
+static size_t put_desc(char *buf, size_t k, size_t cap, const char *d,
+                       int dw)
+{
+    int col = 0;
+    for (; *d && k + 8 < cap; d++) {
+        if (((unsigned char)*d & 0xC0) == 0x80) {
+            buf[k++] = *d;
+            continue;
+        }
+        if (col >= dw - 3 && ui_width(d, strlen(d)) > dw - col) {
+            k += (size_t)snprintf(buf + k, cap - k, "...");
+            break;
+        }
+        buf[k++] = *d == '\n' ? ' ' : *d;
+        col++;
+    }
+    buf[k] = '\0';
+    return k;
+}
+
+/* Appends description d wrapped at dw columns, each line indented by 2.
+ * Returns the new length. */
+static size_t wrap_desc(char *buf, size_t k, size_t cap, const char *d,
+                        int dw)
+{
+    int col = 0;
+    while (*d && k + 64 < cap) {
+        while (*d == ' ' || *d == '\n')
+            d++;
+        size_t wl = strcspn(d, " \n");
+        if (!wl || k + wl + 8 >= cap)
+            break;
+        int ww = ui_width(d, wl);
+        if (col == 0) {
+            k += (size_t)snprintf(buf + k, cap - k, "  ");
+        } else if (col + 1 + ww > dw) {
+            k += (size_t)snprintf(buf + k, cap - k, "\n  ");
+            col = 0;
+        } else {
+            buf[k++] = ' ';
+            col++;
+        }
+        memcpy(buf + k, d, wl);
+        k += wl;
+        buf[k] = '\0';
+        col += ww;
+        d += wl;
+    }
+    return k;
+}
+
 /* The menu's text: one line per preset, the selected one marked, its
- * description filling the box's width (the box is the screen less 6
- * columns) and wrapped under itself when longer. */
+ * description using the rest of the box's width (the box is the screen
+ * less 6 columns); under the list the selected preset's description in
+ * full, wrapped to the width, and the preview. */
 static void menu_text(ui *u, size_t sel, char *buf, size_t cap,
                       const char *pv)
 {
     const preset_list *l = ui_presets(u);
     size_t k = 0;
     int dw = u->cols - 6 - 29;
-    if (dw < 20)
-        dw = 20;
+    if (dw < 10)
+        dw = 10;
     buf[0] = '\0';
     for (size_t i = 0; i < l->n && k + 400 < cap; i++) {
         const preset *p = &l->items[i];
-        const char *d = p->description ? p->description : "";
-        k += (size_t)snprintf(buf + k, cap - k, "%s %-26s ",
-                              i == sel ? ">" : " ", p->name);
-        int col = 0;
-        if (p->user) {
-            k += (size_t)snprintf(buf + k, cap - k, "(user) ");
-            col = 7;
-        }
-        /* word-wrap the description at dw columns */
-        while (*d && k + 64 < cap) {
-            while (*d == ' ' || *d == '\n')
-                d++;
-            size_t wl = strcspn(d, " \n");
-            if (!wl)
-                break;
-            int ww = ui_width(d, wl);
-            if (col > 0 && col + 1 + ww > dw) {
-                k += (size_t)snprintf(buf + k, cap - k, "\n%29s", "");
-                col = 0;
-            } else if (col > 0) {
-                buf[k++] = ' ';
-                col++;
-            }
-            if (k + wl + 2 >= cap)
-                break;
-            memcpy(buf + k, d, wl);
-            k += wl;
-            buf[k] = '\0';
-            col += ww;
-            d += wl;
-        }
+        k += (size_t)snprintf(buf + k, cap - k, "%s %-26s %s",
+                              i == sel ? ">" : " ", p->name,
+                              p->user ? "(user) " : "");
+        k = put_desc(buf, k, cap, p->description ? p->description : "",
+                     dw - (p->user ? 7 : 0));
         k += (size_t)snprintf(buf + k, cap - k, "\n");
     }
-    snprintf(buf + k, cap - k, "\n%s", pv);
+    const preset *p = &l->items[sel];
+    if (k + 4 < cap)
+        k += (size_t)snprintf(buf + k, cap - k, "\n%s:\n", p->name);
+    k = wrap_desc(buf, k, cap, p->description ? p->description : "",
+                  u->cols - 10 > 20 ? u->cols - 10 : 20);
+    snprintf(buf + k, cap - k, "\n\n%s", pv);
 }
 
 /* The line of the selected preset (the one starting with '>') in
@@ -243,7 +274,9 @@ int ui_menu_presets(ui *u)
     int rc = R_REDRAW;
     if (c != 27 && !bad) {
         session_result r;
+        size_t before = u->s->nrules;
         if (session_apply_preset(u->s, l, ac->spec, 0, &r) == 0) {
+            ui_record_preset_use(u, ac->p, ac->spec, before);
             ui_message(u, 0, "preset %s: %s tensors changed%s", ac->spec,
                        human_count(r.change.tensors_changed, a, sizeof a),
                        r.empty_rules ? " (some rules matched nothing)" : "");
@@ -256,149 +289,4 @@ int ui_menu_presets(ui *u)
     }
     free(ac);
     return rc;
-}
-
-/* --- save the rules as a user preset --- */
-
-static int name_ok(const char *n)
-{
-    size_t len = strlen(n);
-    if (len == 0 || len > PRESET_MAX_NAME || n[0] == '.' || n[0] == '-')
-        return 0;
-    for (const char *p = n; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.'))
-            return 0;
-    return 1;
-}
-
-static void yaml_quoted(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* mkdir -p; returns 0 or -1 with err set. */
-static int make_dirs(const char *dir)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return err_set("%s: path too long", dir);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) && errno != EEXIST)
-                return err_set("%s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return 0;
-}
-
-static int write_preset(ui *u, const char *name, const char *path)
-{
-    const session *s = u->s;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return err_set("out of memory");
-    fprintf(f, "name: %s\ndescription: ", name);
-    char d[600];
-    snprintf(d, sizeof d, "saved from the editor on %s", s->checkpoint);
-    yaml_quoted(f, d);
-    fputs("\nrules:\n", f);
-    for (size_t i = 0; i < s->nrules; i++) {
-        fputs(s->rules[i].kind == PLAN_FREEZE ? "  - freeze: "
-                                              : "  - unfreeze: ", f);
-        yaml_quoted(f, s->rules[i].pattern);
-        fputc('\n', f);
-    }
-    if (fclose(f) || !buf) {
-        free(buf);
-        return err_set("out of memory");
-    }
-    int rc = make_dirs(u->cfg->user_preset_dir) ? -1
-             : atomic_write(path, buf, len);
-    free(buf);
-    return rc;
-}
-
-int ui_save_preset(ui *u)
-{
-    const session *s = u->s;
-    char name[PRESET_MAX_NAME + 1] = "", path[4200];
-    if (!u->cfg->user_preset_dir) {
-        ui_message(u, 1, "no user preset folder (HOME or XDG_CONFIG_HOME "
-                         "is not set)");
-        return R_REDRAW;
-    }
-    if (s->nrules == 0) {
-        ui_message(u, 1, "no rules to save yet");
-        return R_REDRAW;
-    }
-    for (size_t i = 0; i < s->nrules; i++)
-        if (s->rules[i].kind == PLAN_INVERT) {
-            ui_message(u, 1, "the rules hold an invert, which a preset "
-                             "cannot say");
-            return R_REDRAW;
-        }
-    for (;;) {
-        u->msg[0] = '\0';
-        if (!ui_prompt(u, "save rules as preset named: ", name, sizeof name,
-                       NULL, NULL)) {
-            ui_message(u, 0, "cancelled");
-            return R_REDRAW;
-        }
-        if (name_ok(name))
-            break;
-        ui_message(u, 1, "a name is letters, digits, '-', '_' and '.'");
-        ui_ask(u, "bad name", u->msg, "\n");
-    }
-    snprintf(path, sizeof path, "%s/%s.yaml", u->cfg->user_preset_dir, name);
-    struct stat st;
-    char q[4600];
-    int exists = stat(path, &st) == 0;
-    snprintf(q, sizeof q, "%s the user preset\n  %s\n(%zu rule%s as "
-             "written)?\n\n  y  write it\n  n  Enter  Esc  no",
-             exists ? "Replace" : "Write", path, s->nrules,
-             s->nrules == 1 ? "" : "s");
-    u->msg[0] = '\0';
-    if (ui_ask(u, exists ? "overwrite a user preset?" : "write a user preset?",
-               q, "yn\n") != 'y') {
-        ui_message(u, 0, "not saved");
-        return R_REDRAW;
-    }
-    if (write_preset(u, name, path)) {
-        ui_message(u, 1, "%s", err_msg());
-        return R_REDRAW;
-    }
-    if (u->cfg->builtin_preset_dir) {
-        preset_list nl;
-        if (preset_list_load(u->cfg->builtin_preset_dir, &nl) == 0) {
-            if (u->has_own_presets)
-                preset_list_free(&u->own_presets);
-            u->own_presets = nl;
-            u->has_own_presets = 1;
-        } else {
-            ui_message(u, 1, "saved %s, but reading presets: %s", path,
-                       err_msg());
-            return R_REDRAW;
-        }
-    }
-    ui_message(u, 0, "saved preset %s to %s", name, path);
-    return R_REDRAW;
 }
