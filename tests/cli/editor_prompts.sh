@@ -110,13 +110,23 @@ unseen "panel: folded has no rows" "gradients "
 ui_keys M
 see "panel: M unfolds it" "gradients "
 # the optimizer is written in the plan (estimate:), so it is a change
+ui_keys w Enter
+see "unsaved: saved first" "saved $cli_tmp/p1.yaml"
+unseen "unsaved: no mark after saving" "[+] unsaved"
 ui_keys o
 see "unsaved: optimizer changes the plan" "optimizer adafactor (o)"
+see "unsaved: the mark after o" "[+] unsaved"
 ui_keys q
 see "unsaved: quit asks after o" "unsaved changes"
 ui_keys Escape
 ui_keys o o o o o
 see "unsaved: back to adamw" "optimizer adamw (o)"
+unseen "unsaved: back to the saved optimizer clears the mark" "[+] unsaved"
+ui_keys ? NPage
+see "help: M" "fold / unfold the memory panel"
+ui_keys NPage
+see "help: prompts" "Tab completes"
+ui_keys q
 ui_keys q
 see "unsaved: back to the saved optimizer is no change" "EXITED=0"
 ui_stop

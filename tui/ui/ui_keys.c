@@ -463,7 +463,10 @@ static int act_help(ui *u)
              "name freezes both (Enter lists them)\n"
              "! plan made for another checkpoint (status line): the "
              "loaded plan's\n  fingerprint names another model; w proposes "
-             "a new name beside it", u->utf8 ? "\xe2\x86\x92" : "->");
+             "a new name beside it\n"
+             "prompts: Up/Down the history of that prompt, Tab completes "
+             "names (patterns)\n  and files (paths), ^A ^E ^U ^K ^W as "
+             "in readline", u->utf8 ? "\xe2\x86\x92" : "->");
     ui_show_text(u, "keys", text);
     return R_REDRAW;
 }
