@@ -132,6 +132,18 @@ see "unsaved: back to the saved optimizer is no change" "EXITED=0"
 ui_stop
 
 # --- 2, 3, 4: the presets menu ---------------------------------------
+# a user preset with two parameters, for the one-line form
+mkdir -p "$cli_tmp/cfg/tui/presets"
+cat > "$cli_tmp/cfg/tui/presets/two.yaml" <<'YAML'
+name: two
+description: "two parameters"
+params:
+  a: {default: 1, min: 0, max: 1}
+  b: {default: 0, min: 0, max: 1}
+rules:
+  - freeze: "bert.encoder.layer.{a}"
+  - freeze: "bert.encoder.layer.{b}"
+YAML
 start 200 40 "$BERT"
 see "bert: open" "200 tensors"
 ui_keys p
@@ -146,6 +158,16 @@ ui_keys End
 see "menu: End goes to the last" "> unfreeze-all"
 ui_keys Home
 see "menu: Home goes to the first" "> bert-embeddings-first-n"
+ui_keys End Up
+see "menu: the two-parameter preset" "> two "
+ui_keys Enter
+see "params: every parameter on one line" "two (a 0..1, b 0..1): a=1 b=0"
+ui_keys C-u
+ui_type 'a=0 b=1'
+see "params: several in one line, previewed" "two:a=0,b=1: would freeze"
+ui_keys Escape
+unseen "params: Esc leaves" "two (a 0..1"
+ui_keys p
 ui_keys Enter
 see "params: one line with every parameter" "(n 0..48): n=3"
 ui_keys C-u
