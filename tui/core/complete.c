@@ -173,7 +173,8 @@ int complete_dir(const char *text, complete_result *out)
     if (d)
         closedir(d);
     d = NULL;
-    qsort(out->names, out->n, sizeof *out->names, by_name);
+    if (out->n > 1)
+        qsort(out->names, out->n, sizeof *out->names, by_name);
     free(dir);
     dir = NULL;
     if (finish(out, text, head) < 0)
