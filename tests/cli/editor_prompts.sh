@@ -213,4 +213,11 @@ if TUI_PRESETS_DIR=$TUI_PRESETS_DIR XDG_CONFIG_HOME=$cli_tmp/cfg "$TUI" \
 else
     cli_fail "W: the saved preset keeps its parameter" "$(head -3 "$cli_tmp/s2")"
 fi
+# many candidates on a narrow screen: as many as fit, then the count
+start 44 24 "$R"
+see "narrow: open" "layer4/"
+ui_keys f Tab
+see "complete: the count when they do not all fit" "(7 in all)"
+ui_keys Escape q
+ui_stop
 cli_end

@@ -218,7 +218,8 @@ static int complete_at(ui *u, ui_prompt_kind kind, char *buf, size_t cap,
         ui_message(u, 1, "%s", err_msg());
         return 0;
     }
-    size_t nl = strlen(r.text), changed = 0;
+    size_t nl = strlen(r.text);
+    int changed = 0;
     if (nl > *pos && *len - *pos + nl < cap) {
         memmove(buf + nl, buf + *pos, *len - *pos + 1);
         memcpy(buf, r.text, nl);
@@ -229,22 +230,28 @@ static int complete_at(ui *u, ui_prompt_kind kind, char *buf, size_t cap,
     if (r.total == 0) {
         ui_message(u, 1, "no completion");
     } else if (r.total > 1) {
-        size_t k = 0;
-        for (size_t i = 0; i < r.n && k + 4 < sizeof u->msg; i++) {
-            int w = snprintf(u->msg + k, sizeof u->msg - k, "%s%s",
-                             i ? "  " : "", r.names[i]);
-            if (w < 0 || k + (size_t)w >= sizeof u->msg)
+        /* the candidates on one line, as many as the width holds */
+        char tail[48];
+        int width = u->cols - 2, used = 0;
+        size_t k = 0, i = 0;
+        snprintf(tail, sizeof tail, "  ... (%zu in all)", r.total);
+        int tw = (int)strlen(tail);
+        for (; i < r.n; i++) {
+            int w = ui_width(r.names[i], strlen(r.names[i])) + (i ? 2 : 0);
+            size_t bl = strlen(r.names[i]) + 2;
+            int room = i + 1 == r.total ? width : width - tw;
+            if (used + w > room || k + bl + sizeof tail >= sizeof u->msg)
                 break;
-            k += (size_t)w;
+            k += (size_t)snprintf(u->msg + k, sizeof u->msg - k, "%s%s",
+                                  i ? "  " : "", r.names[i]);
+            used += w;
         }
+        if (i < r.total)
+            snprintf(u->msg + k, sizeof u->msg - k, "%s", tail);
         u->msg_err = 0;
-        if (r.total > r.n || k + 4 >= sizeof u->msg)
-            snprintf(u->msg + (k < sizeof u->msg - 16 ? k
-                                                      : sizeof u->msg - 16),
-                     16, "  (%zu in all)", r.total);
     }
     complete_free(&r);
-    return (int)changed;
+    return changed;
 }
 
 int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
