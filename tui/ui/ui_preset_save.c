@@ -217,7 +217,7 @@ static int write_preset(ui *u, const char *name, const char *path)
     FILE *f = open_memstream(&buf, &len);
     FILE *r = open_memstream(&rb, &rl);
     FILE *pf = open_memstream(&pb, &pl);
-    int rc = -1;
+    int rc = -1, oom = 1;
     if (!seen || !f || !r || !pf)
         goto out;
     for (size_t i = 0; i < s->nrules;) {
@@ -235,35 +235,30 @@ static int write_preset(ui *u, const char *name, const char *path)
         fputc('\n', r);
         i++;
     }
-    if (fclose(r) || fclose(pf)) {
-        r = pf = NULL;
-        goto out;
-    }
+    int bad = fclose(r) != 0;
+    bad |= fclose(pf) != 0;
     r = pf = NULL;
+    if (bad || !rb || !pb)
+        goto out;
     fprintf(f, "name: %s\ndescription: ", name);
     char d[600];
     snprintf(d, sizeof d, "saved from the editor on %s", s->checkpoint);
     yaml_quoted(f, d);
-    if (pb && pb[0])
+    if (pb[0])
         fprintf(f, "\nparams:\n%s", pb);
     else
         fputc('\n', f);
-    fprintf(f, "rules:\n%s", rb ? rb : "");
-    if (fclose(f) || !buf) {
-        f = NULL;
-        goto out;
-    }
+    fprintf(f, "rules:\n%s", rb);
+    bad = fclose(f) != 0;
     f = NULL;
+    if (bad || !buf)
+        goto out;
+    oom = 0;
     rc = make_dirs(u->cfg->user_preset_dir) ? -1
          : atomic_write(path, buf, len);
-    free(buf);
-    buf = NULL;
-    if (rc)
-        goto done;
 out:
-    if (rc)
+    if (oom)
         err_set("out of memory");
-done:
     if (f)
         fclose(f);
     if (r)
