@@ -200,6 +200,21 @@ else
     cli_fail "W: the rule as written (the template, n=1 its default)" \
         "$(cat "$cli_tmp/cfg/tui/presets/mine.yaml" 2>&1)"
 fi
+# after undo the preset's rules are gone: only what is in force is saved
+ui_keys u f
+ui_type 'pooler'
+ui_keys Enter
+see "W: a typed rule" "froze 'pooler'"
+ui_keys W
+ui_type mine2
+ui_keys Enter y
+see "W: second preset saved" "saved preset mine2"
+m2=$cli_tmp/cfg/tui/presets/mine2.yaml
+if grep -q 'freeze: "pooler"' "$m2" 2>/dev/null && ! grep -q 'params:\|embeddings' "$m2"; then
+    cli_pass
+else
+    cli_fail "W: an undone preset is not saved" "$(cat "$m2" 2>&1)"
+fi
 ui_keys q q
 ui_stop
 if TUI_PRESETS_DIR=$TUI_PRESETS_DIR XDG_CONFIG_HOME=$cli_tmp/cfg "$TUI" \
