@@ -216,6 +216,7 @@ else
     cli_fail "W: an undone preset is not saved" "$(cat "$m2" 2>&1)"
 fi
 ui_keys q q
+see "bert: quit" "EXITED=0"
 ui_stop
 if TUI_PRESETS_DIR=$TUI_PRESETS_DIR XDG_CONFIG_HOME=$cli_tmp/cfg "$TUI" \
     --summary --preset mine:n=2 "$BERT" > "$cli_tmp/s2" 2>&1 &&
@@ -234,5 +235,6 @@ see "narrow: open" "layer4/"
 ui_keys f Tab
 see "complete: the count when they do not all fit" "(7 in all)"
 ui_keys Escape q
+see "narrow: quit" "EXITED=0"
 ui_stop
 cli_end
