@@ -1,7 +1,9 @@
-/* ui_menu.c: the presets menu (pick a preset, answer its parameters
- * with a live preview of what it would freeze, confirm, apply as one
+/* ui_menu.c: the presets menu (pick a preset: Up/Down, j/k, Home/End,
+ * g/G; answer all its parameters on one line, "n=6" or "a=1 b=2", with
+ * a live preview of what it would freeze; confirm; apply as one
  * undoable step); what W needs to save it as written is recorded
- * (ui_preset_save.c).
+ * (ui_preset_save.c). Descriptions use the screen's width: one line per
+ * preset, the selected one's in full, wrapped, under the list.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,11 @@
  * highlight of what the pattern matches, the compile error with its
  * column) and search (substring or pattern, then n/N).
  *
+ * Each kind of prompt (patterns, search, paths, parameters) keeps its
+ * own history for the session (Up/Down, as readline); Tab completes
+ * through core/complete.c (names from the tree in the pattern prompts,
+ * file names in the path prompt) and lists the candidates, as bash.
+ *
  * Layout while a prompt is open: the line above the prompt shows what
  * the text does now (u->msg), the prompt line, and under it the column
  * of a pattern error (a caret) or the keys.
