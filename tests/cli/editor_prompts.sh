@@ -78,6 +78,9 @@ ui_keys Up
 if prompt_line | grep -q '^/ *$'; then cli_pass; else
     cli_fail "history: per prompt kind (search is empty)" "$(prompt_line)"
 fi
+ui_type 'layer3.0.d'
+ui_keys Tab
+see "complete: in the search prompt too" "/layer3.0.downsample."
 ui_keys Escape
 # path completion and history in the save prompt
 : > "$cli_tmp/abcdef.plan.yaml"

@@ -70,8 +70,8 @@ typedef struct {
     size_t np;
 } ui_preset_use;
 
-/* The kinds of prompt: each has its own history; PATTERN completes
- * names from the tree on Tab, PATH file names. */
+/* The kinds of prompt: each has its own history; PATTERN and SEARCH
+ * complete names from the tree on Tab, PATH file names. */
 typedef enum {
     UI_PK_NONE = 0,   /* no history, no completion */
     UI_PK_PATTERN,
@@ -209,8 +209,9 @@ int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
               ui_prompt_change on_change, void *ctx);
 
 /* ui_prompt with a kind: Up/Down walk that kind's history (kept for the
- * session; a confirmed line is added), Tab completes (UI_PK_PATTERN:
- * the next dotted segment from the tree; UI_PK_PATH: a file name),
+ * session; a confirmed line is added), Tab completes (UI_PK_PATTERN,
+ * UI_PK_SEARCH: the next dotted segment from the tree; UI_PK_PATH: a
+ * file name),
  * listing the candidates above the prompt when several are left. */
 int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
                         char *buf, size_t cap, ui_prompt_change on_change,

@@ -465,8 +465,9 @@ static int act_help(ui *u)
              "loaded plan's\n  fingerprint names another model; w proposes "
              "a new name beside it\n"
              "prompts: Up/Down the history of that prompt, Tab completes "
-             "names (patterns)\n  and files (paths), ^A ^E ^U ^K ^W as "
-             "in readline", u->utf8 ? "\xe2\x86\x92" : "->");
+             "names (patterns,\n  search) and files (paths), ^A ^E ^U ^K "
+             "^W as"
+             " in readline", u->utf8 ? "\xe2\x86\x92" : "->");
     ui_show_text(u, "keys", text);
     return R_REDRAW;
 }

@@ -5,8 +5,8 @@
  *
  * Each kind of prompt (patterns, search, paths, parameters) keeps its
  * own history for the session (Up/Down, as readline); Tab completes
- * through core/complete.c (names from the tree in the pattern prompts,
- * file names in the path prompt) and lists the candidates, as bash.
+ * through core/complete.c (names from the tree in the pattern and
+ * search prompts, file names in the path prompt) and lists the candidates, as bash.
  *
  * Layout while a prompt is open: the line above the prompt shows what
  * the text does now (u->msg), the prompt line, and under it the column
@@ -216,8 +216,8 @@ static int complete_at(ui *u, ui_prompt_kind kind, char *buf, size_t cap,
     char save = buf[*pos];
     u->msg[0] = '\0';
     buf[*pos] = '\0';
-    int rc = kind == UI_PK_PATTERN ? complete_tree(&u->s->tr, buf, &r)
-             : complete_dir(buf, &r);
+    int rc = kind == UI_PK_PATH ? complete_dir(buf, &r)
+             : complete_tree(&u->s->tr, buf, &r);
     buf[*pos] = save;
     if (rc < 0) {
         ui_message(u, 1, "%s", err_msg());
@@ -321,7 +321,8 @@ int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
             break;
         }
         case '\t':
-            if (kind == UI_PK_PATTERN || kind == UI_PK_PATH) {
+            if (kind == UI_PK_PATTERN || kind == UI_PK_SEARCH ||
+                kind == UI_PK_PATH) {
                 edited = complete_at(u, kind, buf, cap, &len, &pos);
                 listed = 1;
             }
