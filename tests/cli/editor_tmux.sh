@@ -303,7 +303,7 @@ ui_keys p
 see "presets menu" "bert-embeddings-first-n"
 see "presets menu: preview" "with defaults: would freeze"
 ui_keys Enter
-see "preset: parameter prompt" "n (0..48, default 3): 3"
+see "preset: parameter prompt" "bert-embeddings-first-n (n 0..48): n=3"
 ui_keys BSpace
 ui_type 1
 see "preset: live preview" "bert-embeddings-first-n:n=1: would freeze 21 tensors"
@@ -316,6 +316,8 @@ ui_keys W
 see "save preset: name prompt" "save rules as preset named:"
 ui_type mine
 ui_keys Enter
+see "save preset: asks with the path" "write a user preset?"
+ui_keys y
 see "save preset: saved" "saved preset mine"
 expect "save preset: the file" grep -q 'freeze: "{bert.embeddings' "$tmp/cfg/tui/presets/mine.yaml"
 ui_keys p

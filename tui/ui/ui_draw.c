@@ -454,11 +454,12 @@ static void draw_panel(ui *u, int y, int h)
         return;
     }
     uint64_t bt = e->before.total, at = e->after.total;
-    if (h < 8) {
-        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %.1f%%",
+    if (h < 9) {
+        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %.1f%%%s",
                  opt, prec, human_bytes(bt, a, sizeof a),
                  human_bytes(at, b, sizeof b),
-                 memory_percent_saved(bt, at));
+                 memory_percent_saved(bt, at),
+                 u->panel_folded ? "  (M unfolds)" : "");
         move(y, 0);
         ui_color_set(u, UIC_HEADER);
         fill(u->cols);
@@ -471,7 +472,8 @@ static void draw_panel(ui *u, int y, int h)
     fill(u->cols);
     move(y, 0);
     snprintf(line, sizeof line,
-             " memory  optimizer %s (o)  precision %s (P)", opt, prec);
+             " memory  optimizer %s (o)  precision %s (P)  M folds", opt,
+             prec);
     put_str(u, line, u->cols);
     int bw = (u->cols - 46) / 2;
     if (bw > 30)
@@ -495,8 +497,10 @@ static void draw_panel(ui *u, int y, int h)
                e->after.gradients, scale, bw);
     panel_line(u, y + 5, "optimizer", e->before.optimizer,
                e->after.optimizer, scale, bw);
-    panel_line(u, y + 6, "total", bt, at, scale, bw);
-    move(y + 7, 0);
+    panel_line(u, y + 6, "buffers", e->before.buffers, e->after.buffers,
+               scale, bw);
+    panel_line(u, y + 7, "total", bt, at, scale, bw);
+    move(y + 8, 0);
     ui_color_set(u, UIC_NORMAL);
     snprintf(line, sizeof line,
              " trainable %s of %s parameters (%.1f%%) in %s of %s tensors;"
@@ -568,7 +572,7 @@ void ui_draw(ui *u)
         draw_too_small(u);
         return;
     }
-    int panel_h = u->rows >= UI_PANEL_MIN_ROWS ? 8 : 1;
+    int panel_h = u->rows >= UI_PANEL_MIN_ROWS && !u->panel_folded ? 9 : 1;
     int tree_h = u->rows - 2 - panel_h - 1;
     draw_header(u);
     draw_tree(u, 2, tree_h);

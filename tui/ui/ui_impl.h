@@ -6,7 +6,8 @@
  *   ui_draw.c    immediate-mode drawing of the whole screen
  *   ui_box.c     boxes over it: text (help, plan report), questions
  *   ui_prompt.c  the line editor, the pattern and search prompts
- *   ui_menu.c    the presets menu, saving the rules as a user preset
+ *   ui_menu.c    the presets menu
+ *   ui_preset_save.c  W: the rules as a user preset, as written
  *   ui_save.c    w: saving the plan (asks before writing over a plan
  *                made for another checkpoint), the unsaved mark
  *
@@ -56,6 +57,32 @@ enum {
     R_QUIT = 1 << 2,    /* leave the main loop */
 };
 
+/* A preset applied from the menu, kept so that W can save its rules as
+ * written (the templates, the parameters with the values chosen as
+ * their defaults) rather than this model's expansion. */
+typedef struct {
+    size_t start, n;    /* the session rules it added */
+    char **pats;        /* their patterns, to recognise them (n) */
+    char *params;       /* the YAML of its params: block's entries */
+    char *rules;        /* the YAML of its rules: list, as written */
+    char **pnames;      /* its parameters' names and chosen values */
+    long long *pvals;
+    size_t np;
+} ui_preset_use;
+
+/* The kinds of prompt: each has its own history; PATTERN and SEARCH
+ * complete names from the tree on Tab, PATH file names. */
+typedef enum {
+    UI_PK_NONE = 0,   /* no history, no completion */
+    UI_PK_PATTERN,
+    UI_PK_SEARCH,
+    UI_PK_PATH,
+    UI_PK_PARAMS,
+    UI_PK_COUNT
+} ui_prompt_kind;
+
+#define UI_HIST_MAX 100   /* lines kept per prompt kind */
+
 typedef struct ui {
     session *s;
     const ui_config *cfg;
@@ -68,6 +95,7 @@ typedef struct ui {
     int est_ok;
     uint64_t est_gen;
     int est_opt, est_prec;
+    int panel_folded;        /* M: the memory panel as one line */
     table_totals tot;        /* of the table (it never changes) */
     /* matches (search or pattern prompt): a set over the tensors */
     bitset match;
@@ -87,6 +115,11 @@ typedef struct ui {
     /* presets reloaded after "save as preset" (else cfg->presets) */
     preset_list own_presets;
     int has_own_presets;
+    ui_preset_use *uses;     /* presets applied from the menu */
+    size_t nuses;
+    /* each prompt kind's history (ui_prompt_kind), oldest first */
+    char **hist[UI_PK_COUNT];
+    size_t nhist[UI_PK_COUNT];
     int last_key;
     double key_ms;           /* when ui_input returned the last key */
 } ui;
@@ -175,6 +208,18 @@ typedef void (*ui_prompt_change)(ui *u, const char *text, void *ctx);
 int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
               ui_prompt_change on_change, void *ctx);
 
+/* ui_prompt with a kind: Up/Down walk that kind's history (kept for the
+ * session; a confirmed line is added), Tab completes (UI_PK_PATTERN,
+ * UI_PK_SEARCH: the next dotted segment from the tree; UI_PK_PATH: a
+ * file name),
+ * listing the candidates above the prompt when several are left. */
+int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
+                        char *buf, size_t cap, ui_prompt_change on_change,
+                        void *ctx);
+
+/* Frees the prompt histories. Idempotent. */
+void ui_prompt_free_history(ui *u);
+
 /* Sets the matches from a search text (substring, or a pattern when it
  * starts with "re:" or holds * ? [ {): highlights them. Returns the
  * matched model tensors, or -1 with err set (a bad pattern; matches
@@ -197,7 +242,20 @@ int ui_prompt_search(ui *u);
  * R_* flags. */
 int ui_menu_presets(ui *u);
 
-/* W: asks a name and writes the rules as a user preset. Returns R_*. */
+
+/* --- ui_preset_save.c --- */
+
+/* Records that preset p (applied as spec) added the session rules from
+ * index `before` on, for W. Out of memory only loses the record (W then
+ * saves those rules expanded). */
+void ui_record_preset_use(ui *u, const preset *p, const char *spec,
+                          size_t before);
+
+/* Frees the records of the presets applied. Idempotent. */
+void ui_menu_free_uses(ui *u);
+
+/* W: asks a name, then (showing the full path) whether to write the
+ * rules as a user preset. Returns R_*. */
 int ui_save_preset(ui *u);
 
 /* The preset list in use. */

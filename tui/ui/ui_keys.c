@@ -309,6 +309,15 @@ static int act_precision(ui *u)
     return R_REDRAW;
 }
 
+static int act_fold_panel(ui *u)
+{
+    u->panel_folded = !u->panel_folded;
+    ui_message(u, 0, "memory panel %s", u->panel_folded
+                                          ? "folded to one line (M unfolds)"
+                                          : "unfolded");
+    return R_REDRAW;
+}
+
 /* --- saving and quitting --- */
 
 static int act_save(ui *u) { ui_save_plan(u); return R_REDRAW; }
@@ -415,6 +424,7 @@ static const key_def keys[] = {
     {'s', act_sort, "s", "sort by name / size"},
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
+    {'M', act_fold_panel, "M", "fold / unfold the memory panel"},
     {'w', act_save, "w", "save the plan (asks before writing over a plan made "
                               "for another checkpoint)"},
     {'W', act_save_preset, "W", "save the rules as a user preset"},
@@ -453,7 +463,11 @@ static int act_help(ui *u)
              "name freezes both (Enter lists them)\n"
              "! plan made for another checkpoint (status line): the "
              "loaded plan's\n  fingerprint names another model; w proposes "
-             "a new name beside it", u->utf8 ? "\xe2\x86\x92" : "->");
+             "a new name beside it\n"
+             "prompts: Up/Down the history of that prompt, Tab completes "
+             "names (patterns,\n  search) and files (paths), ^A ^E ^U ^K "
+             "^W as"
+             " in readline", u->utf8 ? "\xe2\x86\x92" : "->");
     ui_show_text(u, "keys", text);
     return R_REDRAW;
 }
@@ -552,6 +566,8 @@ int ui_run(session *s, const ui_config *cfg)
 out:
     view_free(&u->v);
     bitset_free(&u->match);
+    ui_prompt_free_history(u);
+    ui_menu_free_uses(u);
     if (u->has_own_presets)
         preset_list_free(&u->own_presets);
     free(u);

@@ -1,15 +1,15 @@
-/* ui_menu.c: the presets menu (pick a preset, answer its parameters
- * with a live preview of what it would freeze, confirm, apply as one
- * undoable step) and "save the rules as a user preset".
+/* ui_menu.c: the presets menu (pick a preset: Up/Down, j/k, Home/End,
+ * g/G; answer all its parameters on one line, "n=6" or "a=1 b=2", with
+ * a live preview of what it would freeze; confirm; apply as one
+ * undoable step); what W needs to save it as written is recorded
+ * (ui_preset_save.c). Descriptions use the screen's width: one line per
+ * preset, the selected one's in full, wrapped, under the list.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/human.h"
-#include "../core/atomic.h"
 #include "../core/err.h"
 #include "ui_impl.h"
 
@@ -32,51 +32,169 @@ static int preview(ui *u, const char *spec, char *out, size_t cap)
     return pv.fits ? 0 : -1;
 }
 
-/* The menu's text: one line per preset, the selected one marked. */
+/* Appends up to dw columns of description d at buf+k (newlines as
+ * spaces), "..." when cut. Returns the new length. */
+static size_t put_desc(char *buf, size_t k, size_t cap, const char *d,
+                       int dw)
+{
+    int col = 0;
+    for (; *d && k + 8 < cap; d++) {
+        if (((unsigned char)*d & 0xC0) == 0x80) {
+            buf[k++] = *d;
+            continue;
+        }
+        if (col >= dw - 3 && ui_width(d, strlen(d)) > dw - col) {
+            k += (size_t)snprintf(buf + k, cap - k, "...");
+            break;
+        }
+        buf[k++] = *d == '\n' ? ' ' : *d;
+        col++;
+    }
+    buf[k] = '\0';
+    return k;
+}
+
+/* Appends description d wrapped at dw columns, each line indented by 2.
+ * Returns the new length. */
+static size_t wrap_desc(char *buf, size_t k, size_t cap, const char *d,
+                        int dw)
+{
+    int col = 0;
+    while (*d && k + 64 < cap) {
+        while (*d == ' ' || *d == '\n')
+            d++;
+        size_t wl = strcspn(d, " \n");
+        if (!wl || k + wl + 8 >= cap)
+            break;
+        int ww = ui_width(d, wl);
+        if (col == 0) {
+            k += (size_t)snprintf(buf + k, cap - k, "  ");
+        } else if (col + 1 + ww > dw) {
+            k += (size_t)snprintf(buf + k, cap - k, "\n  ");
+            col = 0;
+        } else {
+            buf[k++] = ' ';
+            col++;
+        }
+        memcpy(buf + k, d, wl);
+        k += wl;
+        buf[k] = '\0';
+        col += ww;
+        d += wl;
+    }
+    return k;
+}
+
+/* The menu's text: one line per preset, the selected one marked, its
+ * description using the rest of the box's width (the box is the screen
+ * less 6 columns); under the list the selected preset's description in
+ * full, wrapped to the width, and the preview. */
 static void menu_text(ui *u, size_t sel, char *buf, size_t cap,
                       const char *pv)
 {
     const preset_list *l = ui_presets(u);
     size_t k = 0;
+    int dw = u->cols - 6 - 29;
+    if (dw < 10)
+        dw = 10;
     buf[0] = '\0';
-    for (size_t i = 0; i < l->n && k + 200 < cap; i++) {
+    for (size_t i = 0; i < l->n && k + 400 < cap; i++) {
         const preset *p = &l->items[i];
-        char d[72];
-        snprintf(d, sizeof d, "%s", p->description ? p->description : "");
-        for (char *c = d; *c; c++)
-            if (*c == '\n')
-                *c = ' ';
-        k += (size_t)snprintf(buf + k, cap - k, "%s %-26s %s%s\n",
+        k += (size_t)snprintf(buf + k, cap - k, "%s %-26s %s",
                               i == sel ? ">" : " ", p->name,
-                              p->user ? "(user) " : "", d);
+                              p->user ? "(user) " : "");
+        k = put_desc(buf, k, cap, p->description ? p->description : "",
+                     dw - (p->user ? 7 : 0));
+        k += (size_t)snprintf(buf + k, cap - k, "\n");
     }
-    snprintf(buf + k, cap - k, "\n%s", pv);
+    const preset *p = &l->items[sel];
+    if (k + 4 < cap)
+        k += (size_t)snprintf(buf + k, cap - k, "\n%s:\n", p->name);
+    k = wrap_desc(buf, k, cap, p->description ? p->description : "",
+                  u->cols - 10 > 20 ? u->cols - 10 : 20);
+    snprintf(buf + k, cap - k, "\n\n%s", pv);
+}
+
+/* The line of the selected preset (the one starting with '>') in
+ * menu_text's text; descriptions may take several lines. */
+static int menu_line_of(const char *text)
+{
+    int line = 0;
+    for (const char *p = text; *p; p++) {
+        if ((p == text || p[-1] == '\n') && *p == '>')
+            return line;
+        if (*p == '\n')
+            line++;
+    }
+    return 0;
 }
 
 typedef struct {
     const preset *p;
-    char vals[PRESET_MAX_PARAMS][24];
-    size_t idx;        /* the parameter being asked */
     char spec[PRESET_MAX_NAME + PRESET_MAX_PARAMS * 96 + 8];
 } ask_ctx;
 
-static void build_spec(ask_ctx *a, size_t upto, const char *cur)
+/* name:ARGS from the text of the parameter form ("n=6", "a=1 b=2" or
+ * "a=1,b=2"; empty: the defaults). */
+static void build_spec(ask_ctx *a, const char *args)
 {
     size_t k = (size_t)snprintf(a->spec, sizeof a->spec, "%s", a->p->name);
-    for (size_t i = 0; i <= upto && i < a->p->nparams; i++) {
-        const char *v = i == upto ? cur : a->vals[i];
-        k += (size_t)snprintf(a->spec + k, sizeof a->spec - k, "%c%s=%s",
-                              i ? ',' : ':', a->p->params[i].name, v);
+    while (*args == ' ' || *args == ',')
+        args++;
+    if (!*args || k + 2 >= sizeof a->spec)
+        return;
+    a->spec[k++] = ':';
+    int sep = 0;
+    for (; *args && k + 1 < sizeof a->spec; args++) {
+        if (*args == ' ' || *args == ',') {
+            sep = 1;
+            continue;
+        }
+        if (sep && a->spec[k - 1] != ':')
+            a->spec[k++] = ',';
+        sep = 0;
+        a->spec[k++] = *args;
     }
+    a->spec[k] = '\0';
 }
 
 static void param_changed(ui *u, const char *text, void *ctx)
 {
     ask_ctx *a = ctx;
     char pv[300];
-    build_spec(a, a->idx, text);
+    build_spec(a, text);
     int rc = preview(u, a->spec, pv, sizeof pv);
     ui_message(u, rc != 0, "%s: %s", a->spec, pv);
+}
+
+/* The form of a preset's parameters: one line "n=3 k=2" (defaults
+ * filled in), labelled with their ranges. Returns 1 with a->spec set,
+ * 0 when cancelled. */
+static int ask_params(ui *u, ask_ctx *a)
+{
+    char label[600], buf[PRESET_MAX_PARAMS * 40 + 1];
+    size_t k = 0, lk = 0;
+    buf[0] = '\0';
+    build_spec(a, "");
+    if (!a->p->nparams)
+        return 1;
+    lk = (size_t)snprintf(label, sizeof label, "%s (", a->p->name);
+    for (size_t i = 0; i < a->p->nparams; i++) {
+        const preset_param *pp = &a->p->params[i];
+        if (k + 40 < sizeof buf)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s=%lld",
+                                  i ? " " : "", pp->name, pp->def);
+        if (lk + 80 < sizeof label)
+            lk += (size_t)snprintf(label + lk, sizeof label - lk,
+                                   "%s%s %lld..%lld", i ? ", " : "",
+                                   pp->name, pp->min, pp->max);
+    }
+    snprintf(label + lk, sizeof label - lk, "): ");
+    if (!ui_prompt_kind_read(u, UI_PK_PARAMS, label, buf, sizeof buf,
+                             param_changed, a))
+        return 0;
+    build_spec(a, buf);
+    return 1;
 }
 
 int ui_menu_presets(ui *u)
@@ -94,11 +212,11 @@ int ui_menu_presets(ui *u)
         char line[400];
         snprintf(line, sizeof line, "with defaults: %s", pv);
         menu_text(u, sel, text, sizeof text, line);
+        int at = menu_line_of(text), shown = u->rows - 8;
         ui_draw(u);
-        ui_draw_box(u, "presets", text, sel + 3 > (size_t)u->rows - 6
-                                            ? (int)(sel + 9 - (size_t)u->rows)
-                                            : 0,
-                    "Enter choose  arrows move  Esc cancel");
+        ui_draw_box(u, "presets", text,
+                    shown > 0 && at + 3 > shown ? at + 3 - shown : 0,
+                    "Enter choose  arrows, g G move  Esc cancel");
         refresh();
         int c = ui_input(u);
         if (c == KEY_RESIZE)
@@ -110,6 +228,10 @@ int ui_menu_presets(ui *u)
             sel++;
         else if ((c == KEY_UP || c == 'k') && sel > 0)
             sel--;
+        else if (c == KEY_HOME || c == 'g')
+            sel = 0;
+        else if (c == KEY_END || c == 'G')
+            sel = l->n - 1;
         else if (c == '\r' || c == '\n' || c == KEY_ENTER)
             break;
         if (sel != old)
@@ -121,23 +243,11 @@ int ui_menu_presets(ui *u)
         return R_REDRAW;
     }
     ac->p = &l->items[sel];
-    build_spec(ac, SIZE_MAX, "");
-    for (size_t i = 0; i < ac->p->nparams; i++) {
-        const preset_param *pp = &ac->p->params[i];
-        char label[256], buf[24];
-        snprintf(label, sizeof label, "%s (%lld..%lld, default %lld): ",
-                 pp->name, pp->min, pp->max, pp->def);
-        snprintf(buf, sizeof buf, "%lld", pp->def);
-        ac->idx = i;
-        if (!ui_prompt(u, label, buf, sizeof buf, param_changed, ac)) {
-            ui_message(u, 0, "cancelled");
-            free(ac);
-            return R_REDRAW;
-        }
-        snprintf(ac->vals[i], sizeof ac->vals[i], "%s", buf);
+    if (!ask_params(u, ac)) {
+        ui_message(u, 0, "cancelled");
+        free(ac);
+        return R_REDRAW;
     }
-    build_spec(ac, ac->p->nparams ? ac->p->nparams - 1 : SIZE_MAX,
-               ac->p->nparams ? ac->vals[ac->p->nparams - 1] : "");
     int bad = preview(u, ac->spec, pv, sizeof pv);
     snprintf(text, sizeof text, "%s\n%s\n\n%s", ac->spec, pv,
              bad ? "Esc goes back" : "Enter applies, Esc cancels");
@@ -145,7 +255,9 @@ int ui_menu_presets(ui *u)
     int rc = R_REDRAW;
     if (c != 27 && !bad) {
         session_result r;
+        size_t before = u->s->nrules;
         if (session_apply_preset(u->s, l, ac->spec, 0, &r) == 0) {
+            ui_record_preset_use(u, ac->p, ac->spec, before);
             ui_message(u, 0, "preset %s: %s tensors changed%s", ac->spec,
                        human_count(r.change.tensors_changed, a, sizeof a),
                        r.empty_rules ? " (some rules matched nothing)" : "");
@@ -158,142 +270,4 @@ int ui_menu_presets(ui *u)
     }
     free(ac);
     return rc;
-}
-
-/* --- save the rules as a user preset --- */
-
-static int name_ok(const char *n)
-{
-    size_t len = strlen(n);
-    if (len == 0 || len > PRESET_MAX_NAME || n[0] == '.' || n[0] == '-')
-        return 0;
-    for (const char *p = n; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.'))
-            return 0;
-    return 1;
-}
-
-static void yaml_quoted(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* mkdir -p; returns 0 or -1 with err set. */
-static int make_dirs(const char *dir)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return err_set("%s: path too long", dir);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) && errno != EEXIST)
-                return err_set("%s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return 0;
-}
-
-static int write_preset(ui *u, const char *name, const char *path)
-{
-    const session *s = u->s;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return err_set("out of memory");
-    fprintf(f, "name: %s\ndescription: ", name);
-    char d[600];
-    snprintf(d, sizeof d, "saved from the editor on %s", s->checkpoint);
-    yaml_quoted(f, d);
-    fputs("\nrules:\n", f);
-    for (size_t i = 0; i < s->nrules; i++) {
-        fputs(s->rules[i].kind == PLAN_FREEZE ? "  - freeze: "
-                                              : "  - unfreeze: ", f);
-        yaml_quoted(f, s->rules[i].pattern);
-        fputc('\n', f);
-    }
-    if (fclose(f) || !buf) {
-        free(buf);
-        return err_set("out of memory");
-    }
-    int rc = make_dirs(u->cfg->user_preset_dir) ? -1
-             : atomic_write(path, buf, len);
-    free(buf);
-    return rc;
-}
-
-int ui_save_preset(ui *u)
-{
-    const session *s = u->s;
-    char name[PRESET_MAX_NAME + 1] = "", path[4200];
-    if (!u->cfg->user_preset_dir) {
-        ui_message(u, 1, "no user preset folder (HOME or XDG_CONFIG_HOME "
-                         "is not set)");
-        return R_REDRAW;
-    }
-    if (s->nrules == 0) {
-        ui_message(u, 1, "no rules to save yet");
-        return R_REDRAW;
-    }
-    for (size_t i = 0; i < s->nrules; i++)
-        if (s->rules[i].kind == PLAN_INVERT) {
-            ui_message(u, 1, "the rules hold an invert, which a preset "
-                             "cannot say");
-            return R_REDRAW;
-        }
-    for (;;) {
-        u->msg[0] = '\0';
-        if (!ui_prompt(u, "save rules as preset named: ", name, sizeof name,
-                       NULL, NULL)) {
-            ui_message(u, 0, "cancelled");
-            return R_REDRAW;
-        }
-        if (name_ok(name))
-            break;
-        ui_message(u, 1, "a name is letters, digits, '-', '_' and '.'");
-        ui_ask(u, "bad name", u->msg, "\n");
-    }
-    snprintf(path, sizeof path, "%s/%s.yaml", u->cfg->user_preset_dir, name);
-    struct stat st;
-    if (stat(path, &st) == 0 &&
-        ui_ask(u, "overwrite?", path, "yn") != 'y') {
-        ui_message(u, 0, "cancelled");
-        return R_REDRAW;
-    }
-    if (write_preset(u, name, path)) {
-        ui_message(u, 1, "%s", err_msg());
-        return R_REDRAW;
-    }
-    if (u->cfg->builtin_preset_dir) {
-        preset_list nl;
-        if (preset_list_load(u->cfg->builtin_preset_dir, &nl) == 0) {
-            if (u->has_own_presets)
-                preset_list_free(&u->own_presets);
-            u->own_presets = nl;
-            u->has_own_presets = 1;
-        } else {
-            ui_message(u, 1, "saved %s, but reading presets: %s", path,
-                       err_msg());
-            return R_REDRAW;
-        }
-    }
-    ui_message(u, 0, "saved preset %s to %s", name, path);
-    return R_REDRAW;
 }

@@ -3,6 +3,11 @@
  * highlight of what the pattern matches, the compile error with its
  * column) and search (substring or pattern, then n/N).
  *
+ * Each kind of prompt (patterns, search, paths, parameters) keeps its
+ * own history for the session (Up/Down, as readline); Tab completes
+ * through core/complete.c (names from the tree in the pattern and
+ * search prompts, file names in the path prompt) and lists the candidates, as bash.
+ *
  * Layout while a prompt is open: the line above the prompt shows what
  * the text does now (u->msg), the prompt line, and under it the column
  * of a pattern error (a caret) or the keys.
@@ -10,6 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "../core/complete.h"
 #include "../core/human.h"
 #include "../core/err.h"
 #include "ui_impl.h"
@@ -155,11 +163,118 @@ static void draw_prompt(ui *u, const char *label, const char *buf,
     move(y, cx < u->cols ? cx : u->cols - 1);
 }
 
+/* --- history and completion --- */
+
+void ui_prompt_free_history(ui *u)
+{
+    for (int k = 0; k < UI_PK_COUNT; k++) {
+        for (size_t i = 0; i < u->nhist[k]; i++)
+            free(u->hist[k][i]);
+        free(u->hist[k]);
+        u->hist[k] = NULL;
+        u->nhist[k] = 0;
+    }
+}
+
+/* Adds a confirmed line to its kind's history (not empty, not the same
+ * as the last; the oldest goes beyond UI_HIST_MAX). Out of memory only
+ * loses the line. */
+static void hist_add(ui *u, ui_prompt_kind kind, const char *line)
+{
+    size_t n = u->nhist[kind];
+    char **h = u->hist[kind];
+    if (kind == UI_PK_NONE || !line[0] ||
+        (n && strcmp(h[n - 1], line) == 0))
+        return;
+    char *c = strdup(line);
+    if (!c)
+        return;
+    if (n == UI_HIST_MAX) {
+        free(h[0]);
+        memmove(h, h + 1, (n - 1) * sizeof *h);
+        n--;
+    } else {
+        char **nh = realloc(h, (n + 1) * sizeof *nh);
+        if (!nh) {
+            free(c);
+            return;
+        }
+        h = nh;
+    }
+    h[n] = c;
+    u->hist[kind] = h;
+    u->nhist[kind] = n + 1;
+}
+
+/* Tab: completes the text before the cursor; the rest stays after it.
+ * Returns 1 when the text changed. Lists the candidates in u->msg when
+ * several are left. */
+static int complete_at(ui *u, ui_prompt_kind kind, char *buf, size_t cap,
+                       size_t *len, size_t *pos)
+{
+    complete_result r;
+    char save = buf[*pos];
+    u->msg[0] = '\0';
+    buf[*pos] = '\0';
+    int rc = kind == UI_PK_PATH ? complete_dir(buf, &r)
+             : complete_tree(&u->s->tr, buf, &r);
+    buf[*pos] = save;
+    if (rc < 0) {
+        ui_message(u, 1, "%s", err_msg());
+        return 0;
+    }
+    size_t nl = strlen(r.text);
+    int changed = 0;
+    if (nl > *pos && *len - *pos + nl < cap) {
+        memmove(buf + nl, buf + *pos, *len - *pos + 1);
+        memcpy(buf, r.text, nl);
+        *len += nl - *pos;
+        *pos = nl;
+        changed = 1;
+    }
+    if (r.total == 0) {
+        ui_message(u, 1, "no completion");
+    } else if (r.total > 1) {
+        /* the candidates on one line, as many as the width holds */
+        char tail[48];
+        int width = u->cols - 2, used = 0;
+        size_t k = 0, i = 0;
+        snprintf(tail, sizeof tail, "  ... (%zu in all)", r.total);
+        int tw = (int)strlen(tail);
+        for (; i < r.n; i++) {
+            int w = ui_width(r.names[i], strlen(r.names[i])) + (i ? 2 : 0);
+            size_t bl = strlen(r.names[i]) + 2;
+            int room = i + 1 == r.total ? width : width - tw;
+            if (used + w > room || k + bl + sizeof tail >= sizeof u->msg)
+                break;
+            k += (size_t)snprintf(u->msg + k, sizeof u->msg - k, "%s%s",
+                                  i ? "  " : "", r.names[i]);
+            used += w;
+        }
+        if (i < r.total)
+            snprintf(u->msg + k, sizeof u->msg - k, "%s", tail);
+        u->msg_err = 0;
+    }
+    complete_free(&r);
+    return changed;
+}
+
 int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
               ui_prompt_change on_change, void *ctx)
 {
+    return ui_prompt_kind_read(u, UI_PK_NONE, label, buf, cap, on_change,
+                               ctx);
+}
+
+int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
+                        char *buf, size_t cap, ui_prompt_change on_change,
+                        void *ctx)
+{
     size_t len = strlen(buf), pos = len;
+    size_t hi = u->nhist[kind]; /* == nhist: the line being typed */
+    char typed[4096];
     int rc = 0;
+    snprintf(typed, sizeof typed, "%s", buf);
     u->msg[0] = '\0';
     u->prompt_col = 0;
     if (on_change)
@@ -186,7 +301,32 @@ int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
             rc = 1;
             break;
         }
+        int listed = 0;
         switch (c) {
+        case KEY_UP: case KEY_DOWN: {
+            size_t n = u->nhist[kind];
+            if (kind == UI_PK_NONE || n == 0)
+                break;
+            if (hi == n)
+                snprintf(typed, sizeof typed, "%s", buf);
+            if (c == KEY_UP && hi > 0)
+                hi--;
+            else if (c == KEY_DOWN && hi < n)
+                hi++;
+            else
+                break;
+            snprintf(buf, cap, "%s", hi < n ? u->hist[kind][hi] : typed);
+            len = pos = strlen(buf);
+            edited = 1;
+            break;
+        }
+        case '\t':
+            if (kind == UI_PK_PATTERN || kind == UI_PK_SEARCH ||
+                kind == UI_PK_PATH) {
+                edited = complete_at(u, kind, buf, cap, &len, &pos);
+                listed = 1;
+            }
+            break;
         case KEY_LEFT: pos = prev_char(buf, pos); break;
         case KEY_RIGHT: pos = next_char(buf, len, pos); break;
         case KEY_HOME: case 1: pos = 0; break;
@@ -243,12 +383,21 @@ int ui_prompt(ui *u, const char *label, char *buf, size_t cap,
             break;
         }
         if (edited && on_change) {
+            char keep[sizeof u->msg];
+            int keep_err = u->msg_err;
+            snprintf(keep, sizeof keep, "%s", listed ? u->msg : "");
             u->msg[0] = '\0';
             u->msg_err = 0;
             u->prompt_col = 0;
             on_change(u, buf, ctx);
+            if (keep[0]) { /* the candidates stay in view */
+                snprintf(u->msg, sizeof u->msg, "%s", keep);
+                u->msg_err = keep_err;
+            }
         }
     }
+    if (rc)
+        hist_add(u, kind, buf);
     curs_set(0);
     u->prompt_col = 0;
     return rc;
@@ -290,7 +439,8 @@ int ui_prompt_pattern(ui *u, plan_rule_kind kind)
     char a[32], b[32], c[32];
     const char *label = kind == PLAN_FREEZE ? "freeze: " : "unfreeze: ";
     for (;;) {
-        if (!ui_prompt(u, label, buf, sizeof buf, pattern_changed, NULL)) {
+        if (!ui_prompt_kind_read(u, UI_PK_PATTERN, label, buf, sizeof buf,
+                                 pattern_changed, NULL)) {
             ui_clear_matches(u);
             ui_message(u, 0, "cancelled");
             return R_REDRAW;
@@ -339,7 +489,8 @@ static void search_changed(ui *u, const char *text, void *ctx)
 int ui_prompt_search(ui *u)
 {
     char buf[PATTERN_MAX_LEN + 1] = "";
-    if (!ui_prompt(u, "/", buf, sizeof buf, search_changed, NULL)) {
+    if (!ui_prompt_kind_read(u, UI_PK_SEARCH, "/", buf, sizeof buf,
+                             search_changed, NULL)) {
         ui_clear_matches(u);
         u->msg[0] = '\0';
         return R_REDRAW;

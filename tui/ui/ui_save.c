@@ -181,8 +181,9 @@ int ui_save_plan(ui *u)
     }
     snprintf(path, sizeof path, "%s", proposal);
     for (;;) {
-        if (!ui_prompt(u, "save plan to: ", path, sizeof path,
-                       foreign ? target_changed : NULL, NULL)) {
+        if (!ui_prompt_kind_read(u, UI_PK_PATH, "save plan to: ", path,
+                                 sizeof path,
+                                 foreign ? target_changed : NULL, NULL)) {
             ui_message(u, 0, "not saved");
             return 0;
         }
