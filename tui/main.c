@@ -18,6 +18,7 @@
 #include "cli/options.h"
 #include "cli/preflight.h"
 #include "cli/report.h"
+#include "cli/report_json.h"
 #include "core/err.h"
 #include "core/session.h"
 #include "core/table.h"
@@ -233,8 +234,9 @@ static int run(const options *o)
         j.have_presets = 1;
     }
     if (!j.ckpt) {
-        rc = o->mode == MODE_PRESETS ? report_presets(stdout, &j.pl, NULL)
-                                     : 0;
+        rc = o->mode != MODE_PRESETS ? 0
+             : o->json ? report_json_presets(stdout, &j.pl, NULL)
+                       : report_presets(stdout, &j.pl, NULL);
         goto out;
     }
     if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {
@@ -262,10 +264,18 @@ static int run(const options *o)
         rc = o->json ? list_print_json(view, &s->t, &s->fs.frozen)
                      : list_print_text(view, &s->t, &s->fs.frozen);
         break;
-    case MODE_SUMMARY: rc = report_summary(view, s); break;
-    case MODE_TREE: rc = report_tree(view, s, o->depth); break;
+    case MODE_SUMMARY:
+        rc = o->json ? report_json_summary(view, s) : report_summary(view, s);
+        break;
+    case MODE_TREE:
+        rc = o->json ? report_json_tree(view, s, o->depth)
+                     : report_tree(view, s, o->depth);
+        break;
     case MODE_EXPORT: rc = report_export(view, s, o->export_format); break;
-    case MODE_PRESETS: rc = report_presets(view, &j.pl, s); break;
+    case MODE_PRESETS:
+        rc = o->json ? report_json_presets(view, &j.pl, s)
+                     : report_presets(view, &j.pl, s);
+        break;
     default:
         rc = o->output ? 0 : report_summary(view, s);
         break;

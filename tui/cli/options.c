@@ -68,7 +68,8 @@ static void print_help(void)
 "modes (no terminal needed):\n"
 "  -l, --list              every tensor: name, shape, dtype, parameters,\n"
 "                          bytes, kind and state\n"
-"      --json              with --list: the stable JSON form (docs/cli.md)\n"
+"      --json              with --list, --summary, --tree or --presets: the\n"
+"                          stable JSON form (docs/cli.md)\n"
 "  -s, --summary           totals and the training-memory estimate\n"
 "  -t, --tree              the name tree with sizes and freeze states\n"
 "      --depth N           with --tree: show N levels below the root (0: the\n"
@@ -253,8 +254,9 @@ int options_parse(int argc, char **argv, options *o)
 
 const char *options_check(const options *o)
 {
-    if (o->json && o->mode != MODE_LIST)
-        return "--json goes with --list";
+    if (o->json && o->mode != MODE_LIST && o->mode != MODE_SUMMARY &&
+        o->mode != MODE_TREE && o->mode != MODE_PRESETS)
+        return "--json goes with --list, --summary, --tree or --presets";
     if (o->depth >= 0 && o->mode != MODE_TREE)
         return "--depth goes with --tree";
     if (o->mode == MODE_HEADLESS) {

@@ -39,7 +39,7 @@ typedef struct {
 int options_parse(int argc, char **argv, options *o);
 
 /* NULL when the options go together; else the one-line reason (a static
- * string): --json without --list, --depth without --tree, --headless with
+ * string): --json without --list/--summary/--tree/--presets, --depth without --tree, --headless with
  * a checkpoint or operations or without --plan, --device/--max-steps/
  * --resume without --headless, nothing to open. Cannot fail. */
 const char *options_check(const options *o);
