@@ -49,11 +49,14 @@ fi
 plan=$D/finetune.plan.yaml
 if [ ! -t 0 ] || [ ! -t 1 ]; then
     echo "demo: no terminal: the tree instead of the editor"
-    exec "$TUI" --tree --depth 2 --plan "$plan"
+    "$TUI" --tree --depth 2 --plan "$plan" || exit 2
+    echo "demo: the plan is $plan; open it in the editor from a terminal:"
+    echo "  $TUI --plan $plan"
+else
+    "$TUI" --plan "$plan"
+    echo "demo: the plan is $plan (Space freezes the module under the cursor,"
+    echo "  p picks a preset, f freezes by pattern, w saves; ? lists the keys)."
 fi
-"$TUI" --plan "$plan"
-echo "demo: the plan is $plan (Space freezes the module under the cursor,"
-echo "  p picks a preset, f freezes by pattern, w saves; ? lists the keys)."
 if [ -f "$(dirname "$TUI")/libtui-train.so" ] || [ -n "$TUI_TRAIN_LIB" ]; then
     echo "  Train the example model by it (seconds to a minute on a CPU):"
 else

@@ -17,7 +17,9 @@
 #include "core/human.h"
 #include "cli/list.h"
 #include "cli/options.h"
+#include "cli/preflight.h"
 #include "cli/report.h"
+#include "cli/report_json.h"
 #include "core/err.h"
 #include "core/session.h"
 #include "core/table.h"
@@ -27,11 +29,11 @@
 
 enum { EXIT_BAD = 2 };
 
-static int fail_usage(const char *msg)
+static int fail_usage(const char *msg, const options *o)
 {
     if (msg)
         fprintf(stderr, "tui: %s\n", msg);
-    options_print_usage(stderr);
+    options_print_usage(stderr, o);
     return EXIT_BAD;
 }
 
@@ -233,8 +235,9 @@ static int run(const options *o)
         j.have_presets = 1;
     }
     if (!j.ckpt) {
-        rc = o->mode == MODE_PRESETS ? report_presets(stdout, &j.pl, NULL)
-                                     : 0;
+        rc = o->mode != MODE_PRESETS ? 0
+             : o->json ? report_json_presets(stdout, &j.pl, NULL)
+                       : report_presets(stdout, &j.pl, NULL);
         goto out;
     }
     if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {
@@ -245,24 +248,49 @@ static int run(const options *o)
     }
     if (job_open_session(&j, o, stderr) || run_ops(o, &j.s, &j.pl))
         goto out;
-    /* The view first, the plan after: a view that fails (an export the
-     * consumer cannot express) leaves no plan written. */
+    /* With -o, the view is made in memory, the plan written, then the
+     * view printed: a view that fails (an export the consumer cannot
+     * express) leaves no plan written, and a plan that cannot be written
+     * leaves nothing on stdout. */
     session *s = &j.s;
+    char *vbuf = NULL;
+    size_t vlen = 0;
+    FILE *view = o->output ? open_memstream(&vbuf, &vlen) : stdout;
+    if (!view) {
+        err_set("out of memory");
+        goto out;
+    }
     switch (o->mode) {
     case MODE_LIST:
-        rc = o->json ? list_print_json(stdout, &s->t, &s->fs.frozen)
-                     : list_print_text(stdout, &s->t, &s->fs.frozen);
+        rc = o->json ? list_print_json(view, &s->t, &s->fs.frozen)
+                     : list_print_text(view, &s->t, &s->fs.frozen);
         break;
-    case MODE_SUMMARY: rc = report_summary(stdout, s); break;
-    case MODE_TREE: rc = report_tree(stdout, s, o->depth); break;
-    case MODE_EXPORT: rc = report_export(stdout, s, o->export_format); break;
-    case MODE_PRESETS: rc = report_presets(stdout, &j.pl, s); break;
+    case MODE_SUMMARY:
+        rc = o->json ? report_json_summary(view, s) : report_summary(view, s);
+        break;
+    case MODE_TREE:
+        rc = o->json ? report_json_tree(view, s, o->depth)
+                     : report_tree(view, s, o->depth);
+        break;
+    case MODE_EXPORT: rc = report_export(view, s, o->export_format); break;
+    case MODE_PRESETS:
+        rc = o->json ? report_json_presets(view, &j.pl, s)
+                     : report_presets(view, &j.pl, s);
+        break;
     default:
-        rc = o->output ? 0 : report_summary(stdout, s);
+        rc = o->output ? 0 : report_summary(view, s);
         break;
     }
-    if (rc == 0 && o->output && write_plan(s, o->output))
-        rc = -1;
+    if (o->output) {
+        if (fclose(view) != 0 && rc == 0)
+            rc = err_set("out of memory");
+        if (rc == 0 && write_plan(s, o->output))
+            rc = -1;
+        if (rc == 0 && (fwrite(vbuf, 1, vlen, stdout) != vlen ||
+                        fflush(stdout) != 0))
+            rc = err_set("writing the report: %s", strerror(errno));
+        free(vbuf);
+    }
 out:
     job_free(&j);
     return rc ? fail() : 0;
@@ -324,10 +352,12 @@ int main(int argc, char **argv)
     double start_ms = now_ms();
     options o;
     if (options_parse(argc, argv, &o))
-        return fail_usage(NULL);
+        return fail_usage(NULL, &o);
     const char *bad = options_check(&o);
     if (bad)
-        return fail_usage(bad);
+        return fail_usage(bad, &o);
+    if (preflight_check(&o))
+        return fail();
     if (o.mode == MODE_HEADLESS) {
         train_options t = {o.plan, o.device, o.max_steps, o.resume,
                            o.output, o.allow_empty};

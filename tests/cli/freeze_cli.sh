@@ -526,7 +526,7 @@ usage_case() {
 }
 usage_case "unknown option" --bogus "$R"
 usage_case "--json without --list" --json "$R"
-usage_case "--json with --summary" --json --summary "$R"
+usage_case "--json with --export" --json --export names "$R"
 usage_case "--depth without --tree" --depth 2 --list "$R"
 usage_case "two modes" --list --summary "$R"
 usage_case "option without its value" "$R" --freeze

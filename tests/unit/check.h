@@ -5,7 +5,8 @@
  *   CHECK_STR(got, want);        string equality
  *   return check_report();       prints "NAME: N passed, N failed", 1 on
  *                                any failure
- * Each test_*.c is its own program; tests/run-unit.sh sums them.
+ * Each test_*.c is its own program; tests/run.sh runs them
+ * all (with the CLI and parity tests) and sums their summary lines.
  */
 #ifndef TUI_TESTS_CHECK_H
 #define TUI_TESTS_CHECK_H

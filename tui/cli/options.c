@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/suggest.h"
+
 #ifndef TUI_VERSION
 #define TUI_VERSION "dev"
 #endif
@@ -14,6 +16,40 @@ static const char usage_line[] =
     "usage: tui [--list|--summary|--tree|--export F|--presets] [--freeze P] "
     "[--unfreeze P] [--preset NAME] [--plan IN] [-o OUT] CHECKPOINT\n"
     "       (tui --help for more)\n";
+
+static const char usage_headless[] =
+    "usage: tui --headless --plan PLAN [--device cuda|cpu] [--max-steps N] "
+    "[--resume] [-o DIR] [--allow-empty]\n"
+    "       (tui --help for more; docs/training.md)\n";
+
+enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
+       O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME };
+
+static const struct option longopts[] = {
+    {"list", no_argument, NULL, 'l'},
+    {"json", no_argument, NULL, O_JSON},
+    {"summary", no_argument, NULL, 's'},
+    {"tree", no_argument, NULL, 't'},
+    {"depth", required_argument, NULL, O_DEPTH},
+    {"export", required_argument, NULL, O_EXPORT},
+    {"presets", no_argument, NULL, O_PRESETS},
+    {"freeze", required_argument, NULL, 'f'},
+    {"unfreeze", required_argument, NULL, 'u'},
+    {"invert", no_argument, NULL, O_INVERT},
+    {"preset", required_argument, NULL, 'p'},
+    {"allow-empty", no_argument, NULL, O_ALLOW},
+    {"plan", required_argument, NULL, O_PLAN},
+    {"output", required_argument, NULL, 'o'},
+    {"optimizer", required_argument, NULL, O_OPT},
+    {"precision", required_argument, NULL, O_PREC},
+    {"headless", no_argument, NULL, O_HEADLESS},
+    {"device", required_argument, NULL, O_DEVICE},
+    {"max-steps", required_argument, NULL, O_STEPS},
+    {"resume", no_argument, NULL, O_RESUME},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
 
 static void print_help(void)
 {
@@ -32,10 +68,12 @@ static void print_help(void)
 "modes (no terminal needed):\n"
 "  -l, --list              every tensor: name, shape, dtype, parameters,\n"
 "                          bytes, kind and state\n"
-"      --json              with --list: the stable JSON form (docs/cli.md)\n"
+"      --json              with --list, --summary, --tree or --presets: the\n"
+"                          stable JSON form (docs/cli.md)\n"
 "  -s, --summary           totals and the training-memory estimate\n"
 "  -t, --tree              the name tree with sizes and freeze states\n"
-"      --depth N           with --tree: show N levels (default: all)\n"
+"      --depth N           with --tree: show N levels below the root (0: the\n"
+"                          root only; leave --depth out for every level)\n"
 "      --export FORMAT     the plan for another tool (docs/cli.md):\n"
 "                          axolotl (unfrozen_parameters), llamafactory\n"
 "                          (freeze tuning settings), modules (module paths\n"
@@ -78,49 +116,55 @@ static void print_help(void)
 "  TUI_PRESETS_DIR         the built-in presets folder\n"
 "  TUI_TIMING=1            the editor logs frame times (shown after exit)\n"
 "  XDG_CONFIG_HOME         user presets in $XDG_CONFIG_HOME/tui/presets\n"
-"                          (default ~/.config/tui/presets)\n"
+"  HOME                    without XDG_CONFIG_HOME: ~/.config/tui/presets\n"
+"  TUI_TRAIN_LIB           the trainer library --headless loads\n"
+"  TUI_THREADS             with --headless: libtorch's intra-op threads\n"
+"  NO_COLOR                set and not empty: the editor uses no colours\n"
+"  TERM, LANG, LC_ALL, LC_CTYPE  the editor's terminal and locale (not\n"
+"                          UTF-8: ASCII drawing)\n"
+"  ESCDELAY                milliseconds curses waits after Esc (default 50)\n"
 "\n"
-"exit status: 0 success, 2 bad input or usage (one line on stderr).\n",
+"exit status: 0 success; 2 bad input or usage (one line on stderr, nothing\n"
+"written); 130 --headless interrupted (SIGINT/SIGTERM) after saving a\n"
+"checkpoint: continue with --resume.\n",
         stdout);
 }
 
-void options_print_usage(FILE *f)
+void options_print_usage(FILE *f, const options *o)
 {
-    fputs(usage_line, f);
+    fputs(o && o->headless_form ? usage_headless : usage_line, f);
+}
+
+const char *options_suggest(const char *word)
+{
+    static char out[SUGGEST_MAX_LEN + 3];
+    char key[SUGGEST_MAX_LEN + 1];
+    if (strncmp(word, "--", 2) != 0)
+        return NULL;
+    size_t n = strcspn(word + 2, "=");
+    if (n == 0 || n > SUGGEST_MAX_LEN)
+        return NULL;
+    memcpy(key, word + 2, n);
+    key[n] = '\0';
+    suggest sg;
+    suggest_begin(&sg, key);
+    for (size_t i = 0; longopts[i].name; i++)
+        suggest_offer(&sg, longopts[i].name);
+    if (!sg.best || sg.dist == 0)
+        return NULL;
+    snprintf(out, sizeof out, "--%s", sg.best);
+    return out;
 }
 
 int options_parse(int argc, char **argv, options *o)
 {
-    enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
-           O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME };
-    static const struct option longopts[] = {
-        {"list", no_argument, NULL, 'l'},
-        {"json", no_argument, NULL, O_JSON},
-        {"summary", no_argument, NULL, 's'},
-        {"tree", no_argument, NULL, 't'},
-        {"depth", required_argument, NULL, O_DEPTH},
-        {"export", required_argument, NULL, O_EXPORT},
-        {"presets", no_argument, NULL, O_PRESETS},
-        {"freeze", required_argument, NULL, 'f'},
-        {"unfreeze", required_argument, NULL, 'u'},
-        {"invert", no_argument, NULL, O_INVERT},
-        {"preset", required_argument, NULL, 'p'},
-        {"allow-empty", no_argument, NULL, O_ALLOW},
-        {"plan", required_argument, NULL, O_PLAN},
-        {"output", required_argument, NULL, 'o'},
-        {"optimizer", required_argument, NULL, O_OPT},
-        {"precision", required_argument, NULL, O_PREC},
-        {"headless", no_argument, NULL, O_HEADLESS},
-        {"device", required_argument, NULL, O_DEVICE},
-        {"max-steps", required_argument, NULL, O_STEPS},
-        {"resume", no_argument, NULL, O_RESUME},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
     int c;
     memset(o, 0, sizeof *o);
     o->max_steps = -1;
+    o->depth = -1;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--headless") == 0)
+            o->headless_form = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":lstf:u:p:o:hV", longopts, NULL))
            != -1) {
@@ -149,12 +193,13 @@ int options_parse(int argc, char **argv, options *o)
         case O_DEPTH: {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *end || v > 1000000) {
-                fprintf(stderr, "tui: --depth needs a number, got '%s'\n",
-                        optarg);
+            if (*optarg == '\0' || *optarg == '-' || *end || v > 1000000) {
+                fprintf(stderr, "tui: --depth needs a number (0: the root "
+                        "only; leave --depth out for every level), got "
+                        "'%s'\n", optarg);
                 return -1;
             }
-            o->depth = (unsigned)v;
+            o->depth = (int)v;
             break;
         }
         case 'f': case 'u': case 'p': case O_INVERT:
@@ -177,9 +222,19 @@ int options_parse(int argc, char **argv, options *o)
             fprintf(stderr, "tui: option '%s' needs a value\n",
                     argv[optind - 1]);
             return -1;
-        default:
-            fprintf(stderr, "tui: unknown option '%s'\n", argv[optind - 1]);
+        default: {
+            const char *w = argv[optind - 1];
+            const char *near = options_suggest(w);
+            if (strchr(w, '=') && optopt != 0)
+                fprintf(stderr, "tui: option '%.*s' takes no value\n",
+                        (int)strcspn(w, "="), w);
+            else if (near)
+                fprintf(stderr, "tui: unknown option '%s'; did you mean "
+                        "'%s'?\n", w, near);
+            else
+                fprintf(stderr, "tui: unknown option '%s'\n", w);
             return -1;
+        }
         }
         if (m != MODE_NONE) {
             if (o->mode != MODE_NONE && o->mode != m) {
@@ -201,9 +256,10 @@ int options_parse(int argc, char **argv, options *o)
 
 const char *options_check(const options *o)
 {
-    if (o->json && o->mode != MODE_LIST)
-        return "--json goes with --list";
-    if (o->depth && o->mode != MODE_TREE)
+    if (o->json && o->mode != MODE_LIST && o->mode != MODE_SUMMARY &&
+        o->mode != MODE_TREE && o->mode != MODE_PRESETS)
+        return "--json goes with --list, --summary, --tree or --presets";
+    if (o->depth >= 0 && o->mode != MODE_TREE)
         return "--depth goes with --tree";
     if (o->mode == MODE_HEADLESS) {
         if (!o->plan || o->checkpoint || o->nops)

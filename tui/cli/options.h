@@ -21,7 +21,8 @@ typedef struct {
 typedef struct {
     enum mode mode;
     int json, allow_empty;
-    unsigned depth;
+    int depth;                  /* --depth N; -1: not given (all levels) */
+    int headless_form;          /* --headless is on the command line */
     const char *checkpoint, *plan, *output, *export_format;
     const char *optimizer, *precision;
     const char *device;         /* --headless overrides */
@@ -38,12 +39,18 @@ typedef struct {
 int options_parse(int argc, char **argv, options *o);
 
 /* NULL when the options go together; else the one-line reason (a static
- * string): --json without --list, --depth without --tree, --headless with
+ * string): --json without --list/--summary/--tree/--presets, --depth without --tree, --headless with
  * a checkpoint or operations or without --plan, --device/--max-steps/
  * --resume without --headless, nothing to open. Cannot fail. */
 const char *options_check(const options *o);
 
-/* The two-line usage reminder printed after a usage error. */
-void options_print_usage(FILE *f);
+/* The two-line usage reminder printed after a usage error: the headless
+ * form when o (may be NULL) has --headless on its command line. */
+void options_print_usage(FILE *f, const options *o);
+
+/* The long option closest to `word` (an unknown option as typed, "--sumary"
+ * or "--sumary=x"), as "--summary", or NULL when none is close enough
+ * (core/suggest.h). Returns a static string. Cannot fail. */
+const char *options_suggest(const char *word);
 
 #endif

@@ -82,14 +82,20 @@ static const char *state_mark(const tree_node *n)
     }
 }
 
-int report_tree(FILE *out, const session *s, unsigned depth)
+int report_tree(FILE *out, const session *s, int depth)
 {
     char path[8192], cnt[32], hb[32];
     const tree_node *root = tree_root(&s->tr);
+    if (depth == 0) {
+        fprintf(out, "%s (model)/  %s params  %s\n", state_mark(root),
+                human_count(root->param_numel, cnt, sizeof cnt),
+                human_bytes(root->bytes, hb, sizeof hb));
+        return finish(out);
+    }
     for (const tree_node *n = root; n; n = tree_dfs_next(n, root)) {
         if (n == root)
             continue;
-        if (depth && n->depth > depth)
+        if (depth > 0 && n->depth > (unsigned)depth)
             continue;
         tree_node_path(&s->tr, n, path, sizeof path);
         const char *seg = strrchr(path, '.');

@@ -12,9 +12,9 @@
  * Returns 0, or -1 with err set. */
 int report_summary(FILE *out, session *s);
 
-/* The name tree with aggregates, down to `depth` levels (0: all).
- * Returns 0, or -1 with err set. */
-int report_tree(FILE *out, const session *s, unsigned depth);
+/* The name tree with aggregates, down to `depth` levels below the root
+ * (-1: all; 0: the root's own line only). Returns 0, or -1 with err set. */
+int report_tree(FILE *out, const session *s, int depth);
 
 /* The plan for another tool, written by tui/export/ (export.h):
  * `axolotl`, `llamafactory`, `modules` or `names`. Returns 0, or -1 with

@@ -9,7 +9,8 @@
 #include <string.h>
 
 typedef struct {
-    uint64_t *w;  /* (n + 63) / 64 words */
+    uint64_t *w;  /* n / 64 + 1 words (bitset_init: never a NULL
+                     allocation, even for n = 0) */
     size_t n;     /* bits */
 } bitset;
 
