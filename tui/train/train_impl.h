@@ -77,6 +77,10 @@ typedef struct {
     double last_draw;
 } trainer;
 
+/* --- train_main.c --- */
+/* Frees everything a trainer holds (NULL fields are skipped). */
+void trainer_free(trainer *t);
+
 /* --- train_config.c --- */
 /* Loads the plan and resolves every setting (defaults, command-line
  * overrides, paths relative to the plan). Returns 0, or -1 with err set. */
