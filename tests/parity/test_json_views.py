@@ -35,7 +35,7 @@ NODE = ("path", "name", "depth", "state", "children", "tensors",
 PRESETS = ("checkpoint", "presets")
 PRESET = ("name", "user", "shadows", "description", "params")
 PARAM = ("name", "default", "min", "max", "help")
-HERE_KEYS = ("matched_tensors", "empty_rules", "frozen_tensors",
+HERE_KEYS = ("fits", "matched_tensors", "empty_rules", "frozen_tensors",
              "frozen_numel")
 MARK = {"[x]": "frozen", "[ ]": "trainable", "[~]": "partial",
         "[b]": "buffer"}
@@ -126,9 +126,10 @@ def test_summary(ckpt, ops, doc):
           label + ": optimizer and precision")
     for part in ("weights", "master", "gradients", "optimizer", "buffers",
                  "total"):
-        m = re.search(r"^  %s +(\d+) +\S+ \S+ +(\d+) " % part, text, re.M)
+        m = re.search(r"^  %s +([\d,]+) +\S+ \S+ +([\d,]+) " % part, text,
+                      re.M)
         got = (js["memory"]["before"][part], js["memory"]["after"][part])
-        check(m is not None and tuple(map(int, m.groups())) == got,
+        check(m is not None and tuple(map(num, m.groups())) == got,
               "%s: memory %s" % (label, part),
               "%s vs %s" % (m.group(0) if m else None, got))
 
@@ -158,7 +159,7 @@ def test_tree(ckpt, ops, doc, depth):
           "%d nodes, %d lines" % (len(shown), len(text)))
     bad = []
     for n, line in zip(shown, text):
-        m = re.match(r"^(\[.\]) +(\S+?)/?  ([\d,]+) params", line)
+        m = re.match(r"^(\[.\]) +(\S+?)/?  ([\d,]+) params?", line)
         name = n["name"] if n["depth"] else "(model)"
         if not m or MARK[m.group(1)] != n["state"] or \
                 m.group(2) != name or num(m.group(3)) != n["param_numel"]:
@@ -194,11 +195,14 @@ def test_presets(ckpt, doc):
         h = p.get("here", {})
         has_keys(label + " here", h, HERE_KEYS if "error" not in h else
                  ("error",), doc)
-        m = re.match(r"frozen then (\d+) tensors?, ([\d,]+) parameters", line)
+        m = re.match(r"would freeze (\d+) tensors?, ([\d,]+) param", line)
         if m and (int(m.group(1)), num(m.group(2))) != (
                 h.get("frozen_tensors"), h.get("frozen_numel")):
             bad.append("%s: %s | %s" % (p["name"], line, h))
-        if "matches nothing" in line and h.get("matched_tensors") != 0:
+        if ("does not fit" in line) != (h.get("fits") is False):
+            bad.append("%s: %s | %s" % (p["name"], line, h))
+        if ("match" in line and "nothing" in line) != (
+                (h.get("empty_rules") or 0) > 0):
             bad.append("%s: %s | %s" % (p["name"], line, h))
     check(not bad, label + ": here = the text's", bad)
 

@@ -129,27 +129,19 @@ int report_json_tree(FILE *out, const session *s, int depth)
 static void put_here(FILE *out, session *s, const preset_list *l,
                      const preset *p, bitset *b)
 {
-    session_result r;
-    if (session_preview_preset(s, l, p->name, b, &r)) {
+    session_preview pv;
+    (void)b;
+    if (session_preview_preset(s, l, p->name, NULL, &pv)) {
         fputs(",\n   \"here\": {\"error\": ", out);
         put_str(out, err_msg());
         fputs("}", out);
         return;
     }
-    unsigned long long fz = 0;
-    size_t nt = 0;
-    for (size_t k = 0; k < s->t.count; k++) {
-        const table_tensor *x = table_at(&s->t, k);
-        if (x->kind == TK_PARAMETER && bitset_get(b, k)) {
-            if (!(x->flags & TF_ALIAS))
-                fz += x->numel;
-            nt++;
-        }
-    }
-    fprintf(out, ",\n   \"here\": {\"matched_tensors\": %zu, "
+    fprintf(out, ",\n   \"here\": {\"fits\": %s, \"matched_tensors\": %zu, "
             "\"empty_rules\": %zu, \"frozen_tensors\": %zu, "
-            "\"frozen_numel\": %llu}", r.matched_tensors, r.empty_rules, nt,
-            fz);
+            "\"frozen_numel\": %llu}", pv.fits ? "true" : "false",
+            pv.matched_tensors, pv.empty_rules, pv.frozen_tensors,
+            pv.frozen_numel);
 }
 
 int report_json_presets(FILE *out, const preset_list *l, session *s)
