@@ -167,7 +167,7 @@ ui_keys Enter
 see "params: every parameter on one line" "two (a 0..1, b 0..1): a=1 b=0"
 ui_keys C-u
 ui_type 'a=0 b=1'
-see "params: several in one line, previewed" "two:a=0,b=1: would freeze"
+see "params: several in one line, previewed" "two:a=0,b=1: "
 ui_keys Escape
 unseen "params: Esc leaves" "two (a 0..1"
 ui_keys p

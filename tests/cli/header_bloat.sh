@@ -22,7 +22,7 @@ case ${BUILD:-build} in *san*) limit_kb=3000000 ;; esac
 /usr/bin/time -f "%e %M" -o "$cli_tmp/time" "$TUI" --summary "$f" \
     > "$cli_tmp/out" 2> "$cli_tmp/err"
 rc=$?
-if [ "$rc" -eq 0 ] && grep -q "1000000 (0 parameters, 1000000 buffers)" \
+if [ "$rc" -eq 0 ] && grep -q "1,000,000 (0 parameters, 1,000,000 buffers)" \
     "$cli_tmp/out"; then cli_pass; else
     cli_fail "1M tensors" "exit $rc: $(head -c 300 "$cli_tmp/err")"; fi
 read -r secs kb < "$cli_tmp/time"

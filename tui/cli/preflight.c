@@ -49,8 +49,11 @@ static int check_output(const char *path)
     if (!S_ISDIR(st.st_mode))
         return err_set("-o %s: %s is not a folder", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return err_set("-o %s: cannot write in folder %s: %s", path, dir,
-                       strerror(errno));
+        return errno == EROFS
+                   ? err_set("%s: cannot write in %s: folder is read-only",
+                             path, dir)
+                   : err_set("-o %s: cannot write in folder %s: %s", path,
+                             dir, strerror(errno));
     return 0;
 }
 
