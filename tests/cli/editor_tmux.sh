@@ -248,7 +248,7 @@ unseen "help closed" "freeze / unfreeze the subtree"
 
 # save: the plan reloads, and matches the command line's
 ui_keys g w
-see "save: default path" "resnet18_sd.pt.plan.yaml"
+see "save: default path" "resnet18_sd.plan.yaml"
 ui_keys C-u
 ui_type "$tmp/ed.yaml"
 ui_keys Enter

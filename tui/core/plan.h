@@ -141,6 +141,22 @@ void plan_clear_frozen(plan *p);
 int plan_set_model_path(plan *p, const char *plan_path,
                         const char *model_path);
 
+/* The checkpoint's stem (docs/plan-format.md, "The plan's default
+ * name"): the base name of `ckpt` without a folder's trailing slashes,
+ * and, unless it is a folder, without its extension (a shard index
+ * without its ".safetensors.index.json", ".bin.index.json" or
+ * ".index.json"); "plan" when nothing is left. Into buf (cap bytes).
+ * Returns 0, or -1 with err set (does not fit in cap). */
+int plan_checkpoint_stem(const char *ckpt, char *buf, size_t cap);
+
+/* The default plan path for checkpoint `ckpt`, one rule for files,
+ * folders and shard indexes: <stem>.plan.yaml in the folder that holds
+ * what was opened (resnet18.safetensors -> resnet18.plan.yaml, the
+ * folder bert/ -> bert.plan.yaml beside it, bert/model.safetensors.
+ * index.json -> bert/model.plan.yaml). Into buf (cap bytes). Returns 0,
+ * or -1 with err set (does not fit in cap). */
+int plan_default_path(const char *ckpt, char *buf, size_t cap);
+
 /* The model file's path as seen from the current folder: model.path
  * joined to the folder of `plan_path` (unless absolute). Returns a
  * malloc'ed string the caller frees, or NULL with err set (no

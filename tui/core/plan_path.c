@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PATH_PARTS_MAX 4096u
@@ -183,4 +184,63 @@ char *plan_model_file(const plan *p, const char *plan_path)
     if (!out)
         err_set("%s: out of memory", plan_path);
     return out;
+}
+
+/* Length of `ckpt` without the trailing slashes of a folder (a lone "/"
+ * stays). */
+static size_t trimmed_len(const char *ckpt)
+{
+    size_t n = strlen(ckpt);
+    while (n > 1 && ckpt[n - 1] == '/')
+        n--;
+    return n;
+}
+
+int plan_checkpoint_stem(const char *ckpt, char *buf, size_t cap)
+{
+    static const char *const tails[] = {".safetensors.index.json",
+                                        ".bin.index.json", ".index.json"};
+    struct stat st;
+    size_t n = trimmed_len(ckpt), b = n;
+    while (b > 0 && ckpt[b - 1] != '/')
+        b--;
+    const char *base = ckpt + b;
+    size_t len = n - b;
+    int cut = stat(ckpt, &st) == 0 && S_ISDIR(st.st_mode);
+    for (size_t i = 0; i < sizeof tails / sizeof *tails && !cut; i++) {
+        size_t tl = strlen(tails[i]);
+        if (len > tl && memcmp(base + len - tl, tails[i], tl) == 0) {
+            len -= tl;
+            cut = 1;
+        }
+    }
+    for (size_t i = len; !cut && i > 1; i--) {
+        if (base[i - 1] == '.') {
+            len = i - 1;
+            cut = 1;
+        }
+    }
+    if (len == 0) {
+        base = "plan";
+        len = 4;
+    }
+    if (len >= cap)
+        return err_set("%s: the plan's name is too long", ckpt);
+    memcpy(buf, base, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+int plan_default_path(const char *ckpt, char *buf, size_t cap)
+{
+    char stem[4096];
+    size_t b = trimmed_len(ckpt);
+    while (b > 0 && ckpt[b - 1] != '/')
+        b--;
+    if (plan_checkpoint_stem(ckpt, stem, sizeof stem))
+        return -1;
+    int n = snprintf(buf, cap, "%.*s%s.plan.yaml", (int)b, ckpt, stem);
+    if (n < 0 || (size_t)n >= cap)
+        return err_set("%s: the plan's name is too long", ckpt);
+    return 0;
 }

@@ -1,12 +1,13 @@
 /* ui_save.c: `w`, saving the plan, and the unsaved mark (what was saved
  * last, to compare the state with). The prompt is pre-filled with the
- * plan that was loaded or saved last (else CHECKPOINT.plan.yaml); any
- * other existing file needs a y to be replaced.
+ * plan that was loaded or saved last (else plan_default_path: STEM.plan.yaml
+ * beside the checkpoint, docs/plan-format.md); any other existing file
+ * needs a y to be replaced.
  *
  * A plan made for another checkpoint (session.foreign_plan: its
  * fingerprint names another model) is never overwritten by a plain
  * Enter: the prompt then proposes a new name next to it
- * (<checkpoint basename without extension>.plan.yaml), says live what
+ * (<checkpoint stem>.plan.yaml), says live what
  * the name in the prompt would do, and writing over the foreign plan
  * takes an explicit y in a box whose default (Enter, n, Esc) is no.
  */
@@ -17,6 +18,7 @@
 
 #include "../core/human.h"
 #include "../core/err.h"
+#include "../core/plan.h"
 #include "ui_impl.h"
 
 /* --- the unsaved mark --- */
@@ -65,68 +67,25 @@ static int same_file(const char *a, const char *b)
            sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* The checkpoint path without a folder's trailing slashes, into tmp. */
-static void strip_slashes(const char *ckpt, char *tmp, size_t cap)
-{
-    snprintf(tmp, cap, "%s", ckpt);
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/')
-        tmp[--n] = '\0';
-}
-
-/* <checkpoint>.plan.yaml beside the checkpoint. */
-static void default_plan_path(const char *ckpt, char *buf, size_t cap)
-{
-    char tmp[4096];
-    strip_slashes(ckpt, tmp, sizeof tmp);
-    snprintf(buf, cap, "%s.plan.yaml", tmp);
-}
-
-/* The checkpoint's base name without its extension (and without the
- * ".index" of a shard index: model.safetensors.index.json -> model),
- * into buf. */
-static void checkpoint_stem(const char *ckpt, char *buf, size_t cap)
-{
-    char tmp[4096];
-    strip_slashes(ckpt, tmp, sizeof tmp);
-    const char *slash = strrchr(tmp, '/');
-    const char *base = slash && slash[1] ? slash + 1 : tmp;
-    char stem[4096];
-    snprintf(stem, sizeof stem, "%s", base);
-    static const char *const tails[] = {".safetensors.index.json",
-                                        ".bin.index.json", ".index.json"};
-    size_t sl = strlen(stem);
-    int cut = 0;
-    for (size_t i = 0; i < sizeof tails / sizeof *tails && !cut; i++) {
-        size_t tl = strlen(tails[i]);
-        if (sl > tl && strcmp(stem + sl - tl, tails[i]) == 0) {
-            stem[sl - tl] = '\0';
-            cut = 1;
-        }
-    }
-    char *dot = strrchr(stem, '.');
-    if (!cut && dot && dot != stem)
-        *dot = '\0';
-    snprintf(buf, cap, "%s", stem[0] ? stem : "plan");
-}
-
 /* The name proposed instead of a foreign plan: in the foreign plan's
  * folder, <checkpoint stem>.plan.yaml, or <stem>.2.plan.yaml (.3, ...)
- * when that is the foreign plan itself; CHECKPOINT.plan.yaml when that
- * does not fit in cap bytes. */
+ * when that is the foreign plan itself; the default path (beside the
+ * checkpoint) when that does not fit in cap bytes. */
 static void proposed_plan_path(const session *s, char *buf, size_t cap)
 {
     char stem[4096];
     const char *fp = s->foreign_plan;
     const char *slash = strrchr(fp, '/');
     int dl = slash ? (int)(slash - fp) + 1 : 0, n;
-    checkpoint_stem(s->checkpoint, stem, sizeof stem);
+    if (plan_checkpoint_stem(s->checkpoint, stem, sizeof stem))
+        snprintf(stem, sizeof stem, "plan");
     n = snprintf(buf, cap, "%.*s%s.plan.yaml", dl, fp, stem);
     for (int k = 2; k < 100 && n >= 0 && (size_t)n < cap &&
                     same_file(buf, fp); k++)
         n = snprintf(buf, cap, "%.*s%s.%d.plan.yaml", dl, fp, stem, k);
-    if (n < 0 || (size_t)n >= cap)
-        default_plan_path(s->checkpoint, buf, cap);
+    if ((n < 0 || (size_t)n >= cap) &&
+        plan_default_path(s->checkpoint, buf, cap))
+        buf[0] = '\0';
 }
 
 /* The save prompt's live line while a foreign plan is loaded. */
@@ -176,8 +135,9 @@ int ui_save_plan(ui *u)
         proposed_plan_path(s, proposal, sizeof proposal);
     } else if (u->plan_path[0]) {
         snprintf(proposal, sizeof proposal, "%s", u->plan_path);
-    } else {
-        default_plan_path(s->checkpoint, proposal, sizeof proposal);
+    } else if (plan_default_path(s->checkpoint, proposal,
+                                 sizeof proposal)) {
+        proposal[0] = '\0';
     }
     snprintf(path, sizeof path, "%s", proposal);
     for (;;) {
