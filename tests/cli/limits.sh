@@ -210,6 +210,15 @@ for d in (997, 998, 999, 1000, 1001):
 def memo(i): return uni("k") + b"N" + b"r" + struct.pack("<I", i) + b"s"
 pt("pk_memo_99999.pt", memo(99999))
 pt("pk_memo_100000.pt", memo(100000))
+# big records raise two limits: opcodes to the record's length, memo to a
+# quarter of it (tui/formats/torchzip.c); NONE+POP pairs pad the record
+pt("pk_ops_2m.pt", b"N0" * 1000000)
+def memo_quarter(off):
+    pad = b"N0" * 250000
+    full = len(b"\x80\x02}" + uni("w") + tensor() + b"s" + pad + memo(0) + b".")
+    pt("pk_memo_quarter_%+d.pt" % off, pad + memo(full // 4 + off))
+memo_quarter(-1)
+memo_quarter(0)
 # metadata from one torch.save: 10,000 entries kept, the rest counted
 def metas(n): return b"".join(uni("m%d" % i) + binint(i) + b"s" for i in range(n))
 pt("pk_meta_9999.pt", metas(9999))   # + "w"... w is a tensor, not metadata
@@ -342,6 +351,12 @@ over pickle_nesting_1001 "values nested deeper than 1000" --list pk_nest_999.pt
 # does not raise it)
 under pickle_memo_99999 --list pk_memo_99999.pt
 over pickle_memo_100000 "memo index beyond the memo limit" --list pk_memo_100000.pt
+# --- opcodes: 1,000,000, raised to the record's length (a 2 MB record
+# of more than 2,000,000 opcodes here)
+under pickle_ops_big_record --list pk_ops_2m.pt
+# --- memo: raised to a quarter of a big record (125,040 entries here)
+under pickle_memo_quarter_record --list pk_memo_quarter_-1.pt
+over pickle_memo_quarter_record_plus_1 "memo index beyond the memo limit" --list pk_memo_quarter_+0.pt
 # --- values walked in one pickle: 10,000,000 (memo-reuse bomb)
 if [ -f "$FIX/hostile/pt_memo_bomb.pt" ]; then
     over walk_10000000 "values to walk" --list "$FIX/hostile/pt_memo_bomb.pt"

@@ -52,7 +52,16 @@ int main(void)
             "a counted repeat of a group that holds one");
     refused("re:", 4, "empty regex after 're:'");
     refused("re:a(", 4, "invalid regex");
-    /* what the guard lets through */
+    /* what the guard lets through: 32 nested groups is the limit itself */
+    {
+        char ok32[128] = "re:";
+        for (int i = 0; i < 32; i++)
+            strcat(ok32, "(");
+        strcat(ok32, "a");
+        for (int i = 0; i < 32; i++)
+            strcat(ok32, ")");
+        accepted(ok32);
+    }
     accepted("re:a{255}");
     accepted("re:(a{2})+");
     accepted("re:(ab){3}");

@@ -73,6 +73,31 @@ static void test_many(void)
     table_free(&t);
 }
 
+/* TABLE_MAX_TENSORS at its edge (docs/limits.md): the last tensor under
+ * the limit is added, one more is refused by name, and the table is left
+ * as it was. No file can reach this edge (4,000,000 tensors need more
+ * header than a safetensors file may hold), so it is tested here. */
+static void test_max_tensors(void)
+{
+    table t;
+    table_init(&t);
+    char name[32];
+    int ok = 1;
+    for (unsigned i = 0; i < TABLE_MAX_TENSORS && ok; i++) {
+        int n = snprintf(name, sizeof name, "t%u", i);
+        if (table_add(&t, name, (size_t)n, DT_U8, 0, NULL) != (long)i)
+            ok = 0;
+    }
+    CHECK(ok);
+    CHECK_EQ_U64(t.count, TABLE_MAX_TENSORS);
+    err_clear();
+    CHECK(table_add(&t, "one.more", 8, DT_U8, 0, NULL) == -1);
+    CHECK(strstr(err_msg(), "more than 4000000 tensors") != NULL);
+    CHECK_EQ_U64(t.count, TABLE_MAX_TENSORS);
+    CHECK(table_find(&t, "one.more", 8) == -1);
+    table_free(&t);
+}
+
 static tensor_kind kind_of(const char *name, dtype dt, unsigned ndim,
                            const uint64_t *shape)
 {
@@ -126,6 +151,7 @@ int main(void)
     test_add_and_find();
     test_overflow();
     test_many();
+    test_max_tensors();
     test_kind_rule();
     return check_report();
 }
