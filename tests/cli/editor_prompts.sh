@@ -151,7 +151,7 @@ start 200 40 "$BERT"
 see "bert: open" "200 tensors"
 ui_keys p
 see "menu: open" "bert-embeddings-first-n"
-see "menu: description uses the width" "Freeze the embeddings and the first n encoder layers, the seed article's top_n_layer_freeze"
+see "menu: description uses the width" "Freeze the embeddings and the first n encoder layers, the usual top_n_layer_freeze"
 see "menu: the selected one in full, wrapped" "encoder)."
 ui_keys G
 see "menu: G goes to the last" "> unfreeze-all"
