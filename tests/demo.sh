@@ -57,10 +57,26 @@ else
     echo "demo: the plan is $plan (Space freezes the module under the cursor,"
     echo "  p picks a preset, f freezes by pattern, w saves; ? lists the keys)."
 fi
+# The plan trains into $D/runs/demo (its train.output); once that holds a
+# run, the same command would stop ("holds a run already"), so the line
+# names a new folder instead.
+run=$D/runs/demo
+out=
+if [ -e "$run" ]; then
+    n=2
+    while [ -e "$run-$n" ]; do n=$((n + 1)); done
+    out=" -o $run-$n"
+fi
 if [ -f "$(dirname "$TUI")/libtui-train.so" ] || [ -n "$TUI_TRAIN_LIB" ]; then
-    echo "  Train the example model by it (seconds to a minute on a CPU):"
+    what="  Train the example model by it (seconds to a minute on a CPU)"
 else
     echo "  Build the trainer (make; it compiles against libtorch, a few"
-    echo "  minutes), then train the example model by it:"
+    what="  minutes), then train the example model by it"
 fi
-echo "  $TUI --headless --plan $plan"
+if [ -n "$out" ]; then
+    echo "$what; $run holds an earlier run"
+    echo "  (--resume continues that one), so into a new folder:"
+else
+    echo "$what:"
+fi
+echo "  $TUI --headless --plan $plan$out"

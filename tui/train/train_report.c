@@ -74,8 +74,10 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     char b1[32], b2[32], b3[32], b4[32];
     FILE *o = stdout;
     fprintf(o, "training done: %llu steps in %.2f s (%.2f steps/s, %.1f "
-            "samples/s) on %s, %d threads\n", (unsigned long long)t->step,
-            secs, stps, sps, t->device, t->threads);
+            "samples/s) on %s, %d %s\n", (unsigned long long)t->step,
+            secs, stps, sps, t->device, t->threads,
+            human_plural((unsigned long long)t->threads, "thread",
+                         "threads"));
     fprintf(o, "  train: epoch mean loss %.6g", t->last_train_loss);
     if (isfinite(t->last_train_acc))
         fprintf(o, ", accuracy %.4f", t->last_train_acc);
@@ -133,7 +135,8 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     fprintf(o, "  frozen tensors bitwise unchanged: %s (%zu checked)\n",
             params_ok ? "yes" : "NO", nfz);
     fprintf(o, "  running stats of frozen norm layers unchanged: %s (%zu "
-            "layers in eval mode)\n", stats_ok ? "yes" : "NO", t->neval);
+            "%s in eval mode)\n", stats_ok ? "yes" : "NO", t->neval,
+            human_plural(t->neval, "layer", "layers"));
     fprintf(o, "  outputs: %s/model.ts.pt, %s/weights.safetensors\n",
             t->out_dir, t->out_dir);
 
