@@ -34,9 +34,10 @@ static int folder_of(const char *path, char *buf, size_t cap)
 }
 
 /* -o PATH outside --headless: a plan file in a folder that exists and
- * takes new files (a folder is refused with the default plan name of
- * `checkpoint` as the example, plan_checkpoint_stem). (With --headless, -o is the run's folder, which the
- * trainer makes with its parents.) */
+ * takes new files; a folder is refused with the default plan name of
+ * `checkpoint` (plan_checkpoint_stem; NULL: "model") as the example.
+ * (With --headless, -o is the run's folder, which the trainer makes with
+ * its parents.) */
 static int check_output(const char *path, const char *checkpoint)
 {
     char dir[PATH_MAX], stem[256];
@@ -105,7 +106,8 @@ int preflight_check(const options *o)
     if (o->mode == MODE_EXPORT && !export_find(o->export_format))
         return err_set("unknown export format '%s' (expected %s)",
                        o->export_format, export_format_names());
-    if (o->output && o->mode != MODE_HEADLESS && check_output(o->output, o->checkpoint))
+    if (o->output && o->mode != MODE_HEADLESS &&
+        check_output(o->output, o->checkpoint))
         return -1;
     if (o->plan && check_plan_file(o->plan))
         return -1;
