@@ -151,7 +151,7 @@ static void draw_header(ui *u)
              human_count(all - fr, a, sizeof a), pct(all - fr, all),
              human_count(fr, b, sizeof b), pct(fr, all),
              view_filter_name(u->v.filter),
-             s->tr.sort == TREE_SORT_SIZE ? "size" : "name");
+             tree_sort_name(s->tr.sort));
     if (u->v.has_matches) {
         size_t n = strlen(line);
         snprintf(line + n, sizeof line - n, "  matches %s",

@@ -220,8 +220,9 @@ int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
 /* Frees the prompt histories. Idempotent. */
 void ui_prompt_free_history(ui *u);
 
-/* Sets the matches from a search text (substring, or a pattern when it
- * starts with "re:" or holds * ? [ {): highlights them. Returns the
+/* Sets the matches from a search text (core/search.h: smartcase text,
+ * or a pattern as f takes it when it starts with "re:" or holds
+ * * ? [ {): highlights them. Returns the
  * matched model tensors, or -1 with err set (a bad pattern; matches
  * cleared). */
 long ui_set_search(ui *u, const char *text, size_t *err_col);
