@@ -4,6 +4,8 @@
  *                input (the one place KEY_RESIZE is handled)
  *   ui_keys.c    ui_run: the main loop, the key table and its actions
  *   ui_draw.c    immediate-mode drawing of the whole screen
+ *   ui_columns.c the tree pane's column widths, the column headers (with
+ *                the sort order), the breadcrumb of the selected row
  *   ui_box.c     boxes over it: text (help, plan report), questions
  *   ui_prompt.c  the line editor, the pattern and search prompts
  *   ui_menu.c    the presets menu
@@ -181,6 +183,26 @@ void ui_message(ui *u, int err, const char *fmt, ...)
 /* Recomputes the estimate when the state changed. */
 void ui_update_estimate(ui *u);
 
+/* --- ui_columns.c --- */
+
+/* The widths of the tree pane's columns (0: not shown), after the
+ * 4-column mark: the name, shape, dtype, parameters, bytes, share bar. */
+typedef struct {
+    int name_w, shape_w, dtype_w, params_w, bytes_w, bar_w;
+} ui_layout;
+
+/* The columns that fit u->cols. Cannot fail. */
+void ui_make_layout(const ui *u, ui_layout *L);
+
+/* Paints the column headers on line y, over the columns of L, with the
+ * sort order (s) and the sorted column marked. Cannot fail. */
+void ui_draw_column_heads(ui *u, int y, const ui_layout *L);
+
+/* The full dotted name of the selected row into buf (cap bytes, cut to
+ * fit), a module's with a trailing '/'; "" on the root. Returns its
+ * length. Cannot fail. */
+int ui_breadcrumb(const ui *u, char *buf, size_t cap);
+
 /* --- ui_box.c --- */
 
 /* Paints a centred box with a title and the lines of `text` (split at
@@ -189,8 +211,18 @@ void ui_update_estimate(ui *u);
 int ui_draw_box(ui *u, const char *title, const char *text, int first,
                 const char *footer);
 
-/* Shows `text` in a box until a key is pressed (scrolls with arrows). */
-void ui_show_text(ui *u, const char *title, const char *text);
+/* Shows `text` in a box until a key is pressed (arrows, j/k, Space and
+ * PgUp/PgDn scroll a text taller than the screen); the footer says how
+ * it closes. The key that closed it is read again by the next ui_input
+ * unless it is Esc, q, Enter or an interrupt (those only close).
+ * Returns that key ('\n' for Enter, 27 for Esc and interrupts). */
+int ui_show_text(ui *u, const char *title, const char *text);
+
+/* Shows an error in a box, the footer under it (NULL: "any key closes"),
+ * until a key; the key is passed on as ui_show_text does. Returns it
+ * ('\n' for Enter, 27 for Esc and interrupts). */
+int ui_show_error(ui *u, const char *title, const char *text,
+                  const char *footer);
 
 /* Asks a one-key question in a box; returns the key pressed (one of
  * `keys`, or 27 for Esc / interrupt). */

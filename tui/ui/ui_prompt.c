@@ -392,7 +392,7 @@ int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
 
 static void pattern_changed(ui *u, const char *text, void *ctx)
 {
-    char a[32], b[32];
+    char a[32], b[32], c[16];
     (void)ctx;
     if (!*text) {
         ui_clear_matches(u);
@@ -410,12 +410,11 @@ static void pattern_changed(ui *u, const char *text, void *ctx)
     snprintf(u->match_src, sizeof u->match_src, "%s", text);
     apply_matches(u);
     const tree_node *root = tree_root(&u->s->tr);
-    ui_message(u, 0, "matches %s tensors, %s parameters (%.1f%%)",
+    ui_message(u, 0, "matches %s tensors, %s parameters (%s)",
                human_count(u->v.match_tensors, a, sizeof a),
                human_count(u->match_param_numel, b, sizeof b),
-               root->param_numel ? 100.0 * (double)u->match_param_numel /
-                                       (double)root->param_numel
-                                 : 0.0);
+               human_percent(u->match_param_numel, root->param_numel, c,
+                             sizeof c));
 }
 
 int ui_prompt_pattern(ui *u, plan_rule_kind kind)
@@ -440,12 +439,17 @@ int ui_prompt_pattern(ui *u, plan_rule_kind kind)
                        human_count(r.change.numel_changed, c, sizeof c));
             return R_REDRAW | R_EDIT;
         }
-        /* keep the text and say why; Esc leaves */
+        /* say why; Enter edits the text again, another key leaves
+         * (and is then handled as a key of the main screen) */
         ui_message(u, 1, "%s", err_msg());
         ui_draw(u);
         refresh();
-        if (ui_ask(u, "cannot apply", err_msg(), "\n") == 27)
+        if (ui_show_error(u, "cannot apply", err_msg(),
+                          "Enter edits the pattern, any other key "
+                          "closes") != '\n') {
+            ui_clear_matches(u);
             return R_REDRAW;
+        }
     }
 }
 
