@@ -110,7 +110,7 @@ typedef struct ui {
     size_t prompt_col;       /* 1-based column of a pattern error, or 0 */
     /* what was saved last, for the unsaved mark */
     uint64_t saved_rules_hash;
-    int saved_opt, saved_prec;
+    int saved_opt, saved_prec; /* -1: the plan does not store it */
     char plan_path[4096];    /* the last path saved to or loaded */
     char foreign_model[4096];/* model.path of the foreign plan loaded
                                 (s->foreign_plan), as it was written */
@@ -296,11 +296,15 @@ const preset_list *ui_presets(const ui *u);
 
 /* --- ui_save.c --- */
 
-/* 1 when the state differs from the last save / the loaded plan. */
+/* 1 when the state differs from the last save / the loaded plan: the
+ * frozen set, the rules, and the optimizer and precision where that
+ * plan stores them (estimate:). */
 int ui_unsaved(const ui *u);
 
-/* Remembers the current state as saved. */
-void ui_mark_saved(ui *u);
+/* Remembers the current state as saved: written = 1 after writing a
+ * plan (which stores the optimizer and precision), 0 for the plan
+ * loaded at the start, if any (they count when it has them). */
+void ui_mark_saved(ui *u, int written);
 
 /* w: asks for the path (pre-filled; a new name beside a plan made for
  * another checkpoint, which is only written over after an explicit y),

@@ -557,7 +557,7 @@ int ui_run(session *s, const ui_config *cfg)
     if (s->foreign_plan && s->has_base && s->base.model.path)
         snprintf(u->foreign_model, sizeof u->foreign_model, "%s",
                  s->base.model.path);
-    ui_mark_saved(u);
+    ui_mark_saved(u, 0);
     if (ui_screen_start(u)) {
         fprintf(stderr, "tui: %s\n", err_msg());
         goto out;
