@@ -54,10 +54,16 @@ void ui_draw_column_heads(ui *u, int y, const ui_layout *L)
         addch(' ');
     move(y, 0);
     addstr("    ");
-    snprintf(name, sizeof name, "name  (sorted by %s; s sorts)",
-             m == TREE_SORT_FILE   ? "checkpoint order"
-             : m == TREE_SORT_NAME ? "name, natural"
-                                   : tree_sort_name(m));
+    /* the longest form that fits: "(sorted by checkpoint order; s
+     * sorts)", "(by checkpoint order)", or the title alone */
+    const char *by = m == TREE_SORT_FILE ? "checkpoint order"
+                                         : tree_sort_name(m);
+    snprintf(name, sizeof name, "name  (sorted by %s%s; s sorts)", by,
+             m == TREE_SORT_NAME ? ", natural" : "");
+    if (ui_width(name, strlen(name)) > L->name_w - 1)
+        snprintf(name, sizeof name, "name  (by %s)", by);
+    if (ui_width(name, strlen(name)) > L->name_w - 1)
+        snprintf(name, sizeof name, "name");
     int nw = ui_put(u, name, strlen(name), L->name_w - 1);
     for (int i = nw; i < L->name_w; i++)
         addch(' ');
