@@ -158,8 +158,9 @@ see "open: top level" "layer4/"
 see "open: memory panel" "optimizer adamw (o)  precision fp32 (P)"
 see "open: totals" "178.4 MiB"
 expect "open: nothing unsaved" test -z "$(ui_screen | grep -F 'unsaved')"
-# rows: 3 root, 4 bn1, 5 conv1.weight (folded), 6 fc, 7 layer1 ...
-ui_keys j j j j Enter
+# lines: 3 the column headers, then rows in checkpoint (module) order:
+# 4 root, 5 conv1.weight (folded), 6 bn1, 7 layer1 ... 10 layer4, 11 fc
+ui_keys j j j Enter
 see "expand layer1" "▾ layer1/"
 see "expand: children" "▸ 0/"
 ui_keys Left
@@ -170,7 +171,7 @@ see "expand layer1.0 with Right, then into it" "▾ 0/"
 see "layer1.0 children" "bn1/"
 ui_keys h h h
 see "h: close, parent, close" "▸ layer1/"
-ui_keys G Space
+ui_keys G k Space
 see "toggle layer4" "[x]   ▸ layer4/"
 see "toggle: header" "frozen 8,393,728 (71.8%)"
 see "toggle: unsaved mark" "[+] unsaved"
@@ -220,16 +221,19 @@ unseen "filter trainable: layer1 hidden" "layer1/"
 ui_keys 1
 see "filter all" "layer1/"
 ui_keys s
-see "sort by size" "sort size"
-expect "sort: layer4 first" test -n "$(row 4 | grep -F 'layer4/')"
-ui_keys s
 see "sort by name" "sort name"
-expect "sort: bn1 first" test -n "$(row 4 | grep -F 'bn1/')"
+expect "sort: bn1 first" test -n "$(row 5 | grep -F 'bn1/')"
+ui_keys s
+see "sort by size" "sort size"
+expect "sort: layer4 first" test -n "$(row 5 | grep -F 'layer4/')"
+ui_keys s
+see "sort by checkpoint order" "sort checkpoint"
+expect "sort: conv1.weight first" test -n "$(row 5 | grep -F 'conv1.weight')"
 
 # search, n, only matches
 ui_keys /
 ui_type downsample
-see "search: live" "text found in 18 tensors (3 places)"
+see "search: live" "text found (any case) in 18 tensors (3 places)"
 ui_keys Enter
 see "search: first match opened" "downsample/"
 see "search: message" "'downsample': 3 places"
@@ -410,34 +414,37 @@ done
 # arrow opens, a click outside the tree does nothing; the wheel scrolls
 editor 100 30 "$R"
 see "mouse: open" "layer4/"
-# screen lines: 3 root, 4 bn1, 5 conv1.weight, 6 fc, 7 layer1, 8 layer2,
-# 9 layer3, 10 layer4; the mark is columns 1-3, the arrow of a depth-1
-# row columns 7-8, the name from column 9
-ui_mouse 0 20 8
+ui_keys s
+see "mouse: sorted by name" "sort name"
+# screen lines: 3 the column headers, 4 root, 5 bn1, 6 conv1.weight,
+# 7 fc, 8 layer1, 9 layer2, 10 layer3, 11 layer4; the mark is columns
+# 1-3, the arrow of a depth-1 row columns 7-8, the name from column 9
+ui_mouse 0 20 9
 ui_keys Space
 see "mouse: click selects layer2, Space toggles it" "[x]   ▸ layer2/"
 see "mouse: the header counts it" "frozen 525,568 (4.5%)"
-expect "mouse: layer1 untouched" test -n "$(row 7 | grep -F '[ ]   ▸ layer1/')"
+expect "mouse: layer1 untouched" test -n "$(row 8 | grep -F '[ ]   ▸ layer1/')"
 ui_keys u
 see "mouse: undo" "frozen 0 (0.0%)"
-ui_mouse 0 2 9
+ui_mouse 0 2 10
 see "mouse: click on the mark toggles layer3" "[x]   ▸ layer3/"
 see "mouse: mark click header" "frozen 2,099,712 (18.0%)"
-ui_mouse 0 2 9
+ui_mouse 0 2 10
 see "mouse: a second click toggles it back" "[ ]   ▸ layer3/"
 see "mouse: back to nothing frozen" "frozen 0 (0.0%)"
-ui_mouse 0 7 7
+ui_mouse 0 7 8
 see "mouse: click on the arrow opens layer1" "▾ layer1/"
 see "mouse: layer1's children" "▸ 0/"
-ui_mouse 0 7 7
+ui_mouse 0 7 8
 unseen "mouse: a second click closes it" "▸ 0/"
 ui_mouse 0 2 1
 ui_mouse 0 2 2
+ui_mouse 0 2 3
 ui_keys Space
 see "mouse: clicks above the tree do nothing (Space on layer1)" \
     "[x]   ▸ layer1/"
 expect "mouse: the root is not toggled" \
-    test -n "$(row 3 | grep -F '[~] ▾ resnet18_sd.pt')"
+    test -n "$(row 4 | grep -F '[~] ▾ resnet18_sd.pt')"
 ui_keys u q
 ui_wait "quit without saving" 5 && ui_keys q
 finished "mouse: quit" 0
@@ -446,23 +453,23 @@ editor 100 30 "$FIX/synthetic/bert-base-uncased"
 see "wheel: header" "110,106,428 params" 20
 ui_keys '*'
 see "wheel: expanded" "▾ embeddings/"
-top=$(row 3)
-fourth=$(row 6)
+top=$(row 4)
+fourth=$(row 7)
 expect "wheel: the root on top" test -n "$(echo "$top" | grep -F 'bert-base-uncased')"
 ui_mouse 65 20 10
 if ui_wait_gone "▾ bert-base-uncased" 5; then ok; else
-    bad "wheel down: the root scrolled away" "$(row 3)"; fi
-expect "wheel down: three rows ($fourth)" test "$(row 3)" = "$fourth"
+    bad "wheel down: the root scrolled away" "$(row 4)"; fi
+expect "wheel down: three rows ($fourth)" test "$(row 4)" = "$fourth"
 ui_mouse 65 20 10
 ui_mouse 65 20 10
-_top_not() { test "$(row 3)" != "$1"; }
+_top_not() { test "$(row 4)" != "$1"; }
 if _ui_poll 5 _top_not "$fourth"; then ok; else
-    bad "wheel down again: moved on" "$(row 3)"; fi
+    bad "wheel down again: moved on" "$(row 4)"; fi
 ui_mouse 64 20 10
 ui_mouse 64 20 10
 ui_mouse 64 20 10
 see "wheel up: the root is back" "▾ bert-base-uncased"
-expect "wheel up: the same top row" test "$(row 3)" = "$top"
+expect "wheel up: the same top row" test "$(row 4)" = "$top"
 ui_keys q
 finished "wheel: quit" 0
 
@@ -489,7 +496,8 @@ if [ -f "$V" ] && "$TUI" --list --json "$V" >"$tmp/vit.json" 2>/dev/null; then
     ui_keys j j j Enter
     see "vit: expand encoder" "▾ encoder/"
     see "vit: encoder's children" "▸ layers/"
-    ui_keys j Enter
+    # checkpoint order: encoder.pos_embedding, then encoder.layers
+    ui_keys j j Enter
     see "vit: expand encoder.layers" "▸ encoder_layer_0/"
     ui_keys f
     ui_type 'encoder.layers.**'

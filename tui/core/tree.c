@@ -498,42 +498,6 @@ tree_node *tree_dfs_next(const tree_node *n, const tree_node *top)
     return NULL;
 }
 
-static int size_cmp(const void *pa, const void *pb)
-{
-    const tree_node *a = *(tree_node *const *)pa, *b = *(tree_node *const *)pb;
-    if (a->bytes != b->bytes)
-        return a->bytes > b->bytes ? -1 : 1;
-    return a < b ? -1 : a > b; /* array order is natural order */
-}
-
-int tree_sort(tree *tr, tree_sort_mode mode)
-{
-    uint32_t most = 0;
-    for (size_t k = 0; k < tr->count; k++)
-        if (tr->nodes[k].nchildren > most)
-            most = tr->nodes[k].nchildren;
-    tree_node **v = malloc(((size_t)most + 1) * sizeof *v);
-    if (!v)
-        return err_set("name tree: out of memory");
-    for (size_t k = 0; k < tr->count; k++) {
-        tree_node *p = &tr->nodes[k];
-        if (!p->nchildren)
-            continue;
-        size_t m = 0;
-        for (size_t c = k + 1; c < k + p->span; c += tr->nodes[c].span)
-            v[m++] = &tr->nodes[c];
-        if (mode == TREE_SORT_SIZE && m > 1)
-            qsort(v, m, sizeof *v, size_cmp);
-        p->child = v[0];
-        for (size_t q = 0; q + 1 < m; q++)
-            v[q]->next = v[q + 1];
-        v[m - 1]->next = NULL;
-    }
-    free(v);
-    tr->sort = mode;
-    return 0;
-}
-
 void tree_add_frozen(tree *tr, tree_node *n, int64_t dtensors,
                      int64_t dnumel)
 {

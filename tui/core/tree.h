@@ -54,6 +54,10 @@ typedef enum {
 typedef enum {
     TREE_SORT_NAME = 0, /* natural name order */
     TREE_SORT_SIZE,     /* bytes, largest first; ties in natural order */
+    TREE_SORT_FILE,     /* checkpoint order: a node goes where its first
+                           tensor is in the file (module order for torch
+                           state_dicts); ties in natural order */
+    TREE_SORT_COUNT
 } tree_sort_mode;
 
 typedef struct tree_node {
@@ -140,10 +144,30 @@ const char *tree_state_name(tree_state s);
  * Cannot fail. */
 tree_node *tree_dfs_next(const tree_node *n, const tree_node *top);
 
-/* Relinks every node's children in the given order. The node array,
- * the subtree ranges and all totals are untouched.
- * Returns 0, or -1 with err set (out of memory; order then unchanged). */
+/* Relinks every node's children in the given order (tree_sort.c). The
+ * node array, the subtree ranges and all totals are untouched.
+ * Returns 0, or -1 with err set (out of memory, unknown mode; order then
+ * unchanged). O(nodes log siblings). */
 int tree_sort(tree *tr, tree_sort_mode mode);
+
+/* The largest bytes among n and its siblings (n's own bytes for the
+ * root): what a share bar is scaled to, as ncdu scales to the largest
+ * item of a folder. O(siblings). Cannot fail. */
+uint64_t tree_sibling_max_bytes(const tree_node *n);
+
+/* "name", "size", "checkpoint"; "?" out of range. Cannot fail. */
+const char *tree_sort_name(tree_sort_mode mode);
+
+/* The mode after `mode` in the cycle the editor's s key walks:
+ * checkpoint -> name -> size -> checkpoint. Cannot fail. */
+tree_sort_mode tree_sort_next(tree_sort_mode mode);
+
+/* The order the editor opens table t in: TREE_SORT_FILE where the file
+ * keeps the model's module order (PyTorch pickles and TorchScript
+ * archives: a state_dict is an ordered dict filled module by module),
+ * else TREE_SORT_NAME (safetensors headers are sorted by their writer).
+ * The table is untouched. Cannot fail. */
+tree_sort_mode tree_sort_default(const table *t);
 
 /* Natural comparison of two segments (see above); <0, 0 (only for equal
  * bytes), >0. Cannot fail. */

@@ -1,5 +1,9 @@
 /* ui_box.c: boxes painted over the screen: a text box (wrapped to the
- * screen, scrollable, closed by a key) and a one-key question.
+ * screen, scrollable, closed by a key), an error box and a one-key
+ * question. A key that closes a text or error box is not lost: unless
+ * it is one that only closes (Esc, q, Enter), the screen under the box
+ * reads it next, as if the box had not been there (an error up, j
+ * closes it and moves the cursor).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,9 +125,31 @@ static char *wrap_text(const char *text, int width)
     return out;
 }
 
-void ui_show_text(ui *u, const char *title, const char *text0)
+/* Keys that only close a box; any other key that closes one is read
+ * again by the screen under it (ungetch), so it is not lost. */
+static int closes_only(int c)
 {
-    int first = 0, nl = 1, wcols = -1;
+    return c == 27 || c == 'q' || c == '\r' || c == '\n' ||
+           c == KEY_ENTER || c == UI_KEY_INTERRUPT || c == 3;
+}
+
+/* Hands a key that closed a box back to the input, for the screen under
+ * it; returns the key as the box's callers see it ('\n' for Enter, 27
+ * for Esc and interrupts). */
+static int pass_on(int c)
+{
+    if (c == '\r' || c == KEY_ENTER)
+        return '\n';
+    if (c == UI_KEY_INTERRUPT || c == 3)
+        return 27;
+    if (!closes_only(c) && c != KEY_MOUSE)
+        ungetch(c);
+    return c;
+}
+
+int ui_show_text(ui *u, const char *title, const char *text0)
+{
+    int first = 0, nl = 1, wcols = -1, c;
     char *wrapped = NULL;
     const char *text = text0;
     for (;;) {
@@ -137,27 +163,46 @@ void ui_show_text(ui *u, const char *title, const char *text0)
                 nl += *p == '\n';
         }
         ui_draw(u);
+        int scrolls = nl > u->rows - 4;
         int shown = ui_draw_box(u, title, text, first,
-                                nl > u->rows - 4
-                                    ? "arrows scroll, any other key closes"
-                                    : "any key closes");
+                                scrolls ? "arrows scroll, any other key closes"
+                                        : "any key closes");
         refresh();
-        int c = ui_input(u);
+        c = ui_input(u);
         if (c == KEY_RESIZE)
             continue;
-        if ((c == KEY_DOWN || c == 'j') && first + shown < nl)
-            first++;
-        else if ((c == KEY_UP || c == 'k') && first > 0)
-            first--;
-        else if (c == KEY_NPAGE || c == ' ')
+        if (!scrolls)
+            break;
+        if (c == KEY_DOWN || c == 'j') {
+            if (first + shown < nl)
+                first++;
+        } else if (c == KEY_UP || c == 'k') {
+            if (first > 0)
+                first--;
+        } else if (c == KEY_NPAGE || c == ' ') {
             first = first + shown < nl - shown ? first + shown
                                                : (nl > shown ? nl - shown : 0);
-        else if (c == KEY_PPAGE)
+        } else if (c == KEY_PPAGE) {
             first = first > shown ? first - shown : 0;
-        else if (c != KEY_DOWN && c != KEY_UP && c != 'j' && c != 'k')
+        } else {
             break;
+        }
     }
     free(wrapped);
+    return pass_on(c);
+}
+
+int ui_show_error(ui *u, const char *title, const char *text,
+                  const char *footer)
+{
+    int c;
+    do {
+        ui_draw(u);
+        ui_draw_box(u, title, text, 0, footer ? footer : "any key closes");
+        refresh();
+        c = ui_input(u);
+    } while (c == KEY_RESIZE);
+    return pass_on(c);
 }
 
 int ui_ask(ui *u, const char *title, const char *text, const char *keys)

@@ -80,11 +80,6 @@ void ui_message(ui *u, int err, const char *fmt, ...)
     u->msg_err = err;
 }
 
-static double pct(uint64_t a, uint64_t b)
-{
-    return b ? 100.0 * (double)a / (double)b : 0.0;
-}
-
 static const char *base_name(const char *p)
 {
     static char buf[4096];
@@ -119,15 +114,16 @@ static void draw_header(ui *u)
 {
     session *s = u->s;
     const tree_node *root = tree_root(&s->tr);
-    char a[32], b[32], c[32], line[1024];
+    char a[32], b[32], c[32], p1[16], p2[16], line[1024];
     move(0, 0);
     ui_color_set(u, UIC_HEADER);
     fill(u->cols);
     move(0, 0);
-    snprintf(line, sizeof line, " tui  %s  %s, %s tensors, %s params",
+    snprintf(line, sizeof line, " tui  %s  %s, %s tensors, %s params, %s",
              base_name(s->checkpoint), s->t.format,
              human_count(u->tot.tensors, c, sizeof c),
-             human_count(u->tot.parameter_numel, a, sizeof a));
+             human_count(u->tot.parameter_numel, a, sizeof a),
+             human_bytes(root->bytes, b, sizeof b));
     char note[256];
     for (int k = 0; k < 2; k++) /* a shard alone; a training checkpoint */
         if (k ? ckpt_note_training(&s->t, 1, note, sizeof note)
@@ -146,12 +142,13 @@ static void draw_header(ui *u)
     }
     uint64_t fr = root->frozen_numel, all = root->param_numel;
     snprintf(line, sizeof line,
-             " trainable %s (%.1f%%)  frozen %s (%.1f%%)  filter %s  "
-             "sort %s",
-             human_count(all - fr, a, sizeof a), pct(all - fr, all),
-             human_count(fr, b, sizeof b), pct(fr, all),
+             " trainable %s (%s)  frozen %s (%s)  filter %s  sort %s",
+             human_count(all - fr, a, sizeof a),
+             human_percent(all - fr, all, p1, sizeof p1),
+             human_count(fr, b, sizeof b),
+             human_percent(fr, all, p2, sizeof p2),
              view_filter_name(u->v.filter),
-             s->tr.sort == TREE_SORT_SIZE ? "size" : "name");
+             tree_sort_name(s->tr.sort));
     if (u->v.has_matches) {
         size_t n = strlen(line);
         snprintf(line + n, sizeof line - n, "  matches %s",
@@ -163,26 +160,6 @@ static void draw_header(ui *u)
 }
 
 /* --- the tree pane --- */
-
-typedef struct {
-    int name_w, shape_w, dtype_w, params_w, bytes_w, bar_w;
-} layout;
-
-static void make_layout(const ui *u, layout *L)
-{
-    int w = u->cols - 4; /* the mark */
-    L->bytes_w = 11;
-    L->params_w = w >= 60 ? 16 : 0;
-    L->bar_w = w >= 70 ? 12 : 0;
-    L->dtype_w = w >= 85 ? 9 : 0;
-    L->shape_w = w >= 95 ? 19 : 0;
-    L->name_w = w - L->bytes_w - L->params_w - L->bar_w - L->dtype_w -
-                L->shape_w;
-    if (L->name_w < 8) {
-        L->bytes_w = 0;
-        L->name_w = w;
-    }
-}
 
 static enum ui_color state_color(tree_state st)
 {
@@ -260,13 +237,12 @@ static void draw_tie(const ui *u, size_t i, int w, attr_t rev)
     ui_put(u, p, len - (size_t)(p - name), nw);
 }
 
-static void draw_row(ui *u, int y, size_t k, const layout *L)
+static void draw_row(ui *u, int y, size_t k, const ui_layout *L)
 {
     session *s = u->s;
     const view_row *r = &u->v.rows[k];
     tree_node *n = view_row_node(&u->v, r);
     const tree_node *first = &s->tr.nodes[r->first];
-    const tree_node *root = tree_root(&s->tr);
     int sel = k == u->v.cursor;
     attr_t rev = sel ? A_REVERSE : 0;
     tree_state st = tree_node_state(n);
@@ -377,20 +353,24 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
             addch(' ');
         }
         if (L->params_w) {
-            human_count(n->param_numel, num, sizeof num);
+            /* buffers only: their elements, dimmed, as --list counts */
+            uint64_t cnt = st == TREE_BUFFER ? n->numel : n->param_numel;
+            human_count(cnt, num, sizeof num);
             if ((int)strlen(num) > L->params_w - 1)
-                snprintf(num, sizeof num, "%.1fG",
-                         (double)n->param_numel / 1e9);
+                snprintf(num, sizeof num, "%.1fG", (double)cnt / 1e9);
+            if (st == TREE_BUFFER)
+                attrset(ui_color_attr(u, UIC_BUFFER) | rev);
             put_right(u, num, L->params_w - 1);
             addch(' ');
+            attrset(A_NORMAL | rev);
         }
         if (L->bytes_w) {
             human_bytes(n->bytes, num, sizeof num);
             put_right(u, num, L->bytes_w - 1);
         }
     }
-    if (L->bar_w)
-        draw_bar(u, n->bytes, root->bytes, L->bar_w,
+    if (L->bar_w) /* as ncdu: against the largest of its siblings */
+        draw_bar(u, n->bytes, tree_sibling_max_bytes(first), L->bar_w,
                  ui_color_attr(u, state_color(st)) | rev);
     int cy, cx;
     getyx(stdscr, cy, cx);
@@ -400,10 +380,14 @@ static void draw_row(ui *u, int y, size_t k, const layout *L)
     attrset(A_NORMAL);
 }
 
+/* The column headers on line y, then the rows under them. */
 static void draw_tree(ui *u, int y, int h)
 {
-    layout L;
-    make_layout(u, &L);
+    ui_layout L;
+    ui_make_layout(u, &L);
+    ui_draw_column_heads(u, y, &L);
+    y++;
+    h--;
     u->tree_y = y;
     u->tree_h = h;
     view_set_height(&u->v, (size_t)h);
@@ -442,7 +426,7 @@ static void panel_line(ui *u, int y, const char *name, uint64_t before,
 static void draw_panel(ui *u, int y, int h)
 {
     session *s = u->s;
-    char a[32], b[32], c[32], d[32], g[32], line[512];
+    char a[32], b[32], c[32], d[32], g[32], p1[16], p2[16], line[512];
     ui_update_estimate(u);
     const mem_estimate *e = &u->est;
     const char *opt = memory_optimizer_name(s->optimizer);
@@ -455,10 +439,10 @@ static void draw_panel(ui *u, int y, int h)
     }
     uint64_t bt = e->before.total, at = e->after.total;
     if (h < 9) {
-        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %.1f%%%s",
+        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %s%s",
                  opt, prec, human_bytes(bt, a, sizeof a),
                  human_bytes(at, b, sizeof b),
-                 memory_percent_saved(bt, at),
+                 memory_saved_text(bt, at, c, sizeof c),
                  u->panel_folded ? "  (M unfolds)" : "");
         move(y, 0);
         ui_color_set(u, UIC_HEADER);
@@ -503,15 +487,16 @@ static void draw_panel(ui *u, int y, int h)
     move(y + 8, 0);
     ui_color_set(u, UIC_NORMAL);
     snprintf(line, sizeof line,
-             " trainable %s of %s parameters (%.1f%%) in %s of %s tensors;"
-             " saves %s (%.1f%%)",
+             " trainable %s of %s parameters (%s) in %s of %s tensors;"
+             " saves %s (%s)",
              human_count(e->after.trainable_numel, a, sizeof a),
              human_count(e->param_numel, b, sizeof b),
-             pct(e->after.trainable_numel, e->param_numel),
+             human_percent(e->after.trainable_numel, e->param_numel, p1,
+                           sizeof p1),
              human_count(e->after.trainable_tensors, c, sizeof c),
              human_count(e->param_tensors, d, sizeof d),
              human_bytes(bt > at ? bt - at : 0, g, sizeof g),
-             memory_percent_saved(bt, at));
+             memory_saved_text(bt, at, p2, sizeof p2));
     put_str(u, line, u->cols);
 }
 
@@ -533,7 +518,8 @@ int ui_draw_marks(ui *u, int y)
     return w + 1;
 }
 
-/* The message (or the key hints), left of the persistent marks. */
+/* The message (or the breadcrumb and the key hints), left of the
+ * persistent marks. */
 static void draw_status(ui *u, int y)
 {
     int w = u->cols - ui_draw_marks(u, y);
@@ -544,9 +530,22 @@ static void draw_status(ui *u, int y)
         ui_color_set(u, UIC_NORMAL);
         return;
     }
+    /* the breadcrumb: the selected row's full name, then the hints */
+    char crumb[TABLE_MAX_NAME + 2];
+    int x = 0;
+    if (ui_breadcrumb(u, crumb, sizeof crumb) > 0) {
+        ui_color_set(u, UIC_NORMAL);
+        attron(A_BOLD);
+        x = put_str(u, crumb, w);
+        attroff(A_BOLD);
+        if (x + 2 < w) {
+            addstr("  ");
+            x += 2;
+        }
+    }
     ui_color_set(u, UIC_DIM);
     put_str(u, "space toggle  f/F freeze/unfreeze  p presets  u undo  "
-               "/ search  o optimizer  w save  ? help  q quit", w);
+               "/ search  o optimizer  w save  ? help  q quit", w - x);
     ui_color_set(u, UIC_NORMAL);
 }
 
@@ -573,7 +572,7 @@ void ui_draw(ui *u)
         return;
     }
     int panel_h = u->rows >= UI_PANEL_MIN_ROWS && !u->panel_folded ? 9 : 1;
-    int tree_h = u->rows - 2 - panel_h - 1;
+    int tree_h = u->rows - 2 - panel_h - 1; /* column headers included */
     draw_header(u);
     draw_tree(u, 2, tree_h);
     draw_panel(u, 2 + tree_h, panel_h);

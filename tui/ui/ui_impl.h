@@ -4,6 +4,8 @@
  *                input (the one place KEY_RESIZE is handled)
  *   ui_keys.c    ui_run: the main loop, the key table and its actions
  *   ui_draw.c    immediate-mode drawing of the whole screen
+ *   ui_columns.c the tree pane's column widths, the column headers (with
+ *                the sort order), the breadcrumb of the selected row
  *   ui_box.c     boxes over it: text (help, plan report), questions
  *   ui_prompt.c  the line editor, the pattern and search prompts
  *   ui_menu.c    the presets menu
@@ -108,7 +110,7 @@ typedef struct ui {
     size_t prompt_col;       /* 1-based column of a pattern error, or 0 */
     /* what was saved last, for the unsaved mark */
     uint64_t saved_rules_hash;
-    int saved_opt, saved_prec;
+    int saved_opt, saved_prec; /* -1: the plan does not store it */
     char plan_path[4096];    /* the last path saved to or loaded */
     char foreign_model[4096];/* model.path of the foreign plan loaded
                                 (s->foreign_plan), as it was written */
@@ -181,6 +183,26 @@ void ui_message(ui *u, int err, const char *fmt, ...)
 /* Recomputes the estimate when the state changed. */
 void ui_update_estimate(ui *u);
 
+/* --- ui_columns.c --- */
+
+/* The widths of the tree pane's columns (0: not shown), after the
+ * 4-column mark: the name, shape, dtype, parameters, bytes, share bar. */
+typedef struct {
+    int name_w, shape_w, dtype_w, params_w, bytes_w, bar_w;
+} ui_layout;
+
+/* The columns that fit u->cols. Cannot fail. */
+void ui_make_layout(const ui *u, ui_layout *L);
+
+/* Paints the column headers on line y, over the columns of L, with the
+ * sort order (s) and the sorted column marked. Cannot fail. */
+void ui_draw_column_heads(ui *u, int y, const ui_layout *L);
+
+/* The full dotted name of the selected row into buf (cap bytes, cut to
+ * fit), a module's with a trailing '/'; "" on the root. Returns its
+ * length. Cannot fail. */
+int ui_breadcrumb(const ui *u, char *buf, size_t cap);
+
 /* --- ui_box.c --- */
 
 /* Paints a centred box with a title and the lines of `text` (split at
@@ -189,8 +211,18 @@ void ui_update_estimate(ui *u);
 int ui_draw_box(ui *u, const char *title, const char *text, int first,
                 const char *footer);
 
-/* Shows `text` in a box until a key is pressed (scrolls with arrows). */
-void ui_show_text(ui *u, const char *title, const char *text);
+/* Shows `text` in a box until a key is pressed (arrows, j/k, Space and
+ * PgUp/PgDn scroll a text taller than the screen); the footer says how
+ * it closes. The key that closed it is read again by the next ui_input
+ * unless it is Esc, q, Enter or an interrupt (those only close).
+ * Returns that key ('\n' for Enter, 27 for Esc and interrupts). */
+int ui_show_text(ui *u, const char *title, const char *text);
+
+/* Shows an error in a box, the footer under it (NULL: "any key closes"),
+ * until a key; the key is passed on as ui_show_text does. Returns it
+ * ('\n' for Enter, 27 for Esc and interrupts). */
+int ui_show_error(ui *u, const char *title, const char *text,
+                  const char *footer);
 
 /* Asks a one-key question in a box; returns the key pressed (one of
  * `keys`, or 27 for Esc / interrupt). */
@@ -220,8 +252,9 @@ int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
 /* Frees the prompt histories. Idempotent. */
 void ui_prompt_free_history(ui *u);
 
-/* Sets the matches from a search text (substring, or a pattern when it
- * starts with "re:" or holds * ? [ {): highlights them. Returns the
+/* Sets the matches from a search text (core/search.h: smartcase text,
+ * or a pattern as f takes it when it starts with "re:" or holds
+ * * ? [ {): highlights them. Returns the
  * matched model tensors, or -1 with err set (a bad pattern; matches
  * cleared). */
 long ui_set_search(ui *u, const char *text, size_t *err_col);
@@ -263,11 +296,15 @@ const preset_list *ui_presets(const ui *u);
 
 /* --- ui_save.c --- */
 
-/* 1 when the state differs from the last save / the loaded plan. */
+/* 1 when the state differs from the last save / the loaded plan: the
+ * frozen set, the rules, and the optimizer and precision where that
+ * plan stores them (estimate:). */
 int ui_unsaved(const ui *u);
 
-/* Remembers the current state as saved. */
-void ui_mark_saved(ui *u);
+/* Remembers the current state as saved: written = 1 after writing a
+ * plan (which stores the optimizer and precision), 0 for the plan
+ * loaded at the start, if any (they count when it has them). */
+void ui_mark_saved(ui *u, int written);
 
 /* w: asks for the path (pre-filled; a new name beside a plan made for
  * another checkpoint, which is only written over after an explicit y),

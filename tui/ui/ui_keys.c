@@ -275,10 +275,11 @@ static int act_f_matches(ui *u) { return set_filter(u, VIEW_MATCHES); }
 
 static int act_sort(ui *u)
 {
-    tree_sort_mode m = u->s->tr.sort == TREE_SORT_NAME ? TREE_SORT_SIZE
-                                                       : TREE_SORT_NAME;
-    check(u, view_set_sort(&u->v, m));
-    ui_message(u, 0, "sorted by %s", m == TREE_SORT_SIZE ? "size" : "name");
+    tree_sort_mode m = tree_sort_next(u->s->tr.sort);
+    if (view_set_sort(&u->v, m))
+        return check(u, -1);
+    ui_message(u, 0, "sorted by %s (s: checkpoint order, name, size)",
+               tree_sort_name(m));
     return R_REDRAW;
 }
 
@@ -421,7 +422,7 @@ static const key_def keys[] = {
     {'2', act_f_frozen, "2", "show only frozen"},
     {'3', act_f_trainable, "3", "show only trainable"},
     {'m', act_f_matches, "m", "show only matches"},
-    {'s', act_sort, "s", "sort by name / size"},
+    {'s', act_sort, "s", "sort: checkpoint order / name (natural) / size"},
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
     {'M', act_fold_panel, "M", "fold / unfold the memory panel"},
@@ -542,7 +543,8 @@ int ui_run(session *s, const ui_config *cfg)
     u->s = s;
     u->cfg = cfg;
     table_get_totals(&s->t, &u->tot);
-    if (view_init(&u->v, &s->tr)) {
+    if (view_init(&u->v, &s->tr) ||
+        view_set_sort(&u->v, tree_sort_default(&s->t))) {
         fprintf(stderr, "tui: %s\n", err_msg());
         goto out;
     }
@@ -555,7 +557,7 @@ int ui_run(session *s, const ui_config *cfg)
     if (s->foreign_plan && s->has_base && s->base.model.path)
         snprintf(u->foreign_model, sizeof u->foreign_model, "%s",
                  s->base.model.path);
-    ui_mark_saved(u);
+    ui_mark_saved(u, 0);
     if (ui_screen_start(u)) {
         fprintf(stderr, "tui: %s\n", err_msg());
         goto out;

@@ -301,7 +301,12 @@ int ui_save_preset(ui *u)
         if (name_ok(name))
             break;
         ui_message(u, 1, "a name is letters, digits, '-', '_' and '.'");
-        ui_ask(u, "bad name", u->msg, "\n");
+        if (ui_show_error(u, "bad name", u->msg,
+                          "Enter edits the name, any other key closes") !=
+            '\n') {
+            ui_message(u, 0, "not saved");
+            return R_REDRAW;
+        }
     }
     snprintf(path, sizeof path, "%s/%s.yaml", u->cfg->user_preset_dir, name);
     struct stat st;

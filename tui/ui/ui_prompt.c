@@ -19,6 +19,7 @@
 
 #include "../core/complete.h"
 #include "../core/human.h"
+#include "../core/search.h"
 #include "../core/err.h"
 #include "ui_impl.h"
 
@@ -46,11 +47,6 @@ void ui_clear_matches(ui *u)
     view_set_matches(&u->v, NULL);
 }
 
-static int is_pattern(const char *text)
-{
-    return strncmp(text, "re:", 3) == 0 || strpbrk(text, "*?[{") != NULL;
-}
-
 /* Compiles and matches a pattern into u->match. Returns 0 or -1. */
 static int match_pattern(ui *u, const char *text, size_t *err_col)
 {
@@ -65,25 +61,14 @@ static int match_pattern(ui *u, const char *text, size_t *err_col)
 
 long ui_set_search(ui *u, const char *text, size_t *err_col)
 {
-    const table *t = &u->s->t;
-    size_t tl = strlen(text);
     *err_col = 0;
-    if (tl == 0) {
+    if (!text[0]) {
         ui_clear_matches(u);
         return 0;
     }
-    if (is_pattern(text)) {
-        if (match_pattern(u, text, err_col)) {
-            ui_clear_matches(u);
-            return -1;
-        }
-    } else {
-        bitset_zero(&u->match);
-        for (size_t i = 0; i < t->count; i++) {
-            const table_tensor *x = table_at(t, i);
-            if (memmem(table_name(t, i), x->name_len, text, tl))
-                bitset_set(&u->match, i);
-        }
+    if (search_match_table(text, &u->s->t, &u->match, err_col) < 0) {
+        ui_clear_matches(u);
+        return -1;
     }
     snprintf(u->match_src, sizeof u->match_src, "%s", text);
     apply_matches(u);
@@ -407,7 +392,7 @@ int ui_prompt_kind_read(ui *u, ui_prompt_kind kind, const char *label,
 
 static void pattern_changed(ui *u, const char *text, void *ctx)
 {
-    char a[32], b[32];
+    char a[32], b[32], c[16];
     (void)ctx;
     if (!*text) {
         ui_clear_matches(u);
@@ -425,12 +410,11 @@ static void pattern_changed(ui *u, const char *text, void *ctx)
     snprintf(u->match_src, sizeof u->match_src, "%s", text);
     apply_matches(u);
     const tree_node *root = tree_root(&u->s->tr);
-    ui_message(u, 0, "matches %s tensors, %s parameters (%.1f%%)",
+    ui_message(u, 0, "matches %s tensors, %s parameters (%s)",
                human_count(u->v.match_tensors, a, sizeof a),
                human_count(u->match_param_numel, b, sizeof b),
-               root->param_numel ? 100.0 * (double)u->match_param_numel /
-                                       (double)root->param_numel
-                                 : 0.0);
+               human_percent(u->match_param_numel, root->param_numel, c,
+                             sizeof c));
 }
 
 int ui_prompt_pattern(ui *u, plan_rule_kind kind)
@@ -455,12 +439,17 @@ int ui_prompt_pattern(ui *u, plan_rule_kind kind)
                        human_count(r.change.numel_changed, c, sizeof c));
             return R_REDRAW | R_EDIT;
         }
-        /* keep the text and say why; Esc leaves */
+        /* say why; Enter edits the text again, another key leaves
+         * (and is then handled as a key of the main screen) */
         ui_message(u, 1, "%s", err_msg());
         ui_draw(u);
         refresh();
-        if (ui_ask(u, "cannot apply", err_msg(), "\n") == 27)
+        if (ui_show_error(u, "cannot apply", err_msg(),
+                          "Enter edits the pattern, any other key "
+                          "closes") != '\n') {
+            ui_clear_matches(u);
             return R_REDRAW;
+        }
     }
 }
 
@@ -477,12 +466,16 @@ static void search_changed(ui *u, const char *text, void *ctx)
         u->prompt_col = col;
     } else if (*text) {
         ui_message(u, 0, "%s %s tensors (%zu places); Enter goes to the "
-                   "first", is_pattern(text) ? "pattern matches"
-                                             : "text found in",
+                   "first",
+                   search_is_pattern(text) ? "pattern matches"
+                   : search_case_sensitive(text)
+                       ? "text found (case-sensitive) in"
+                       : "text found (any case) in",
                    human_count((unsigned long long)n, a, sizeof a),
                    u->v.nroots);
     } else {
-        ui_message(u, 0, "text in names, or a pattern (* ? [ { re:)");
+        ui_message(u, 0, "text in names (lowercase: any case), or a pattern "
+                         "as f takes (* ? [ { re:)");
     }
 }
 

@@ -41,15 +41,21 @@ int ui_unsaved(const ui *u)
     const session *s = u->s;
     return freeze_changed_since_save(&s->fs) ||
            rules_hash(s) != u->saved_rules_hash ||
-           u->saved_opt != (int)s->optimizer ||
-           u->saved_prec != (int)s->precision;
+           (u->saved_opt >= 0 && u->saved_opt != (int)s->optimizer) ||
+           (u->saved_prec >= 0 && u->saved_prec != (int)s->precision);
 }
 
-void ui_mark_saved(ui *u)
+void ui_mark_saved(ui *u, int written)
 {
-    u->saved_rules_hash = rules_hash(u->s);
-    u->saved_opt = (int)u->s->optimizer;
-    u->saved_prec = (int)u->s->precision;
+    const session *s = u->s;
+    /* the optimizer and precision count only where the plan keeps them
+     * (estimate:): a plan tui wrote does; no plan, or a hand-written
+     * one without them, does not, so trying them is no change */
+    int opt = written || (s->has_base && s->base.estimate.optimizer);
+    int prec = written || (s->has_base && s->base.estimate.precision);
+    u->saved_rules_hash = rules_hash(s);
+    u->saved_opt = opt ? (int)s->optimizer : -1;
+    u->saved_prec = prec ? (int)s->precision : -1;
 }
 
 /* --- saving --- */
@@ -165,7 +171,7 @@ int ui_save_plan(ui *u)
         return 0;
     }
     snprintf(u->plan_path, sizeof u->plan_path, "%s", path);
-    ui_mark_saved(u);
+    ui_mark_saved(u, 1);
     size_t ft;
     uint64_t fn, tn;
     freeze_counts(&s->fs, &ft, &fn, &tn);

@@ -1,0 +1,96 @@
+/* ui_columns.c: the tree pane's columns: their widths for the screen
+ * (ui_make_layout), the header line over them, which names each column
+ * and shows the sort order (as htop's and ncdu's headers do), and the
+ * breadcrumb: the full dotted name of the selected row, in the status
+ * line.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ui_impl.h"
+
+void ui_make_layout(const ui *u, ui_layout *L)
+{
+    int w = u->cols - 4; /* the mark */
+    L->bytes_w = 11;
+    L->params_w = w >= 60 ? 16 : 0;
+    L->bar_w = w >= 70 ? 12 : 0;
+    L->dtype_w = w >= 85 ? 9 : 0;
+    L->shape_w = w >= 95 ? 19 : 0;
+    L->name_w = w - L->bytes_w - L->params_w - L->bar_w - L->dtype_w -
+                L->shape_w;
+    if (L->name_w < 8) {
+        L->bytes_w = 0;
+        L->name_w = w;
+    }
+}
+
+/* A column's title right-aligned in `width` columns, then a space (the
+ * gap the rows leave after the column); the sorted column is marked. */
+static void head(const ui *u, const char *title, int width, int gap,
+                 int sorted)
+{
+    char buf[32];
+    if (width <= 0)
+        return;
+    snprintf(buf, sizeof buf, "%s%s", sorted ? (u->utf8 ? "\xe2\x96\xbe" : "v")
+                                             : "",
+             title);
+    int tw = ui_width(buf, strlen(buf)), room = width - gap;
+    for (int i = tw; i < room; i++)
+        addch(' ');
+    ui_put(u, buf, strlen(buf), room);
+    if (gap)
+        addch(' ');
+}
+
+void ui_draw_column_heads(ui *u, int y, const ui_layout *L)
+{
+    tree_sort_mode m = u->s->tr.sort;
+    char name[96];
+    move(y, 0);
+    ui_color_set(u, UIC_DIM);
+    for (int i = 0; i < u->cols; i++)
+        addch(' ');
+    move(y, 0);
+    addstr("    ");
+    /* the longest form that fits: "(sorted by checkpoint order; s
+     * sorts)", "(by checkpoint order)", or the title alone */
+    const char *by = m == TREE_SORT_FILE ? "checkpoint order"
+                                         : tree_sort_name(m);
+    snprintf(name, sizeof name, "name  (sorted by %s%s; s sorts)", by,
+             m == TREE_SORT_NAME ? ", natural" : "");
+    if (ui_width(name, strlen(name)) > L->name_w - 1)
+        snprintf(name, sizeof name, "name  (by %s)", by);
+    if (ui_width(name, strlen(name)) > L->name_w - 1)
+        snprintf(name, sizeof name, "name");
+    int nw = ui_put(u, name, strlen(name), L->name_w - 1);
+    for (int i = nw; i < L->name_w; i++)
+        addch(' ');
+    head(u, "shape", L->shape_w, 1, 0);
+    head(u, "dtype", L->dtype_w, 1, 0);
+    head(u, "params", L->params_w, 1, 0);
+    head(u, "size", L->bytes_w - 1, 0, m == TREE_SORT_SIZE);
+    if (L->bar_w) /* each bar against the row's largest sibling */
+        ui_put(u, "  share", 7, L->bar_w);
+    ui_color_set(u, UIC_NORMAL);
+}
+
+int ui_breadcrumb(const ui *u, char *buf, size_t cap)
+{
+    const view_row *r = view_cursor_row(&u->v);
+    const tree_node *n = view_row_node(&u->v, r);
+    if (cap == 0)
+        return 0;
+    buf[0] = '\0';
+    if (!u->v.tr->nodes[r->first].parent)
+        return 0; /* the root: the header names the checkpoint */
+    size_t len = tree_node_path(u->v.tr, n, buf, cap);
+    if (len >= cap)
+        len = cap - 1;
+    if (n->child && len + 1 < cap) {
+        buf[len++] = '/';
+        buf[len] = '\0';
+    }
+    return (int)len;
+}
