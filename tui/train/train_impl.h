@@ -82,6 +82,10 @@ typedef struct {
     uint64_t logged_step;  /* step of the last plain progress line */
 } trainer;
 
+/* --- train_main.c --- */
+/* Frees everything a trainer holds (NULL fields are skipped). */
+void trainer_free(trainer *t);
+
 /* --- train_config.c --- */
 /* Loads the plan and resolves every setting (defaults, command-line
  * overrides, paths relative to the plan). Returns 0, or -1 with err set. */
