@@ -334,8 +334,8 @@ int ts_measure_step(ts_module *m, const ts_tensor *x, const ts_tensor *y,
                     const char *loss, int bf16, unsigned depth,
                     ts_measure **out)
 {
-    *out = nullptr;
     TS_PROTECT(
+        *out = nullptr;
         std::string l = loss ? loss : "";
         if (l != "cross_entropy" && l != "mse" && l != "bce_with_logits" &&
             l != "model")
@@ -348,27 +348,28 @@ int ts_measure_step(ts_module *m, const ts_tensor *x, const ts_tensor *y,
 
 void ts_measure_free(ts_measure *r)
 {
-    delete r;
+    TS_GUARD_VOID(delete r;)
 }
 
 void ts_measure_totals(const ts_measure *r, ts_measure_result *out)
 {
-    *out = r->res;
+    TS_GUARD_VOID(*out = r->res;)
 }
 
 size_t ts_measure_module_count(const ts_measure *r)
 {
-    return r->names.size();
+    TS_GUARD(0, return r->names.size();)
 }
 
 int ts_measure_module(const ts_measure *r, size_t i, const char **name,
                       uint64_t *bytes)
 {
-    if (i >= r->names.size())
-        return ts_fail("module index out of range");
-    *name = r->names[i].c_str();
-    *bytes = r->bytes[i];
-    return 0;
+    TS_PROTECT(
+        if (i >= r->names.size())
+            return ts_fail("module index out of range");
+        *name = r->names[i].c_str();
+        *bytes = r->bytes[i];
+        return 0;)
 }
 
 } // extern "C"
