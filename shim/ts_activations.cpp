@@ -20,6 +20,7 @@
 #include "ts_activations.h"
 #include "ts_impl.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/Allocator.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
@@ -234,10 +235,34 @@ struct ts_measure_autocast {
     }
 };
 
-// Forward and loss, as ts_train.cpp's ts_forward_loss.
+// Zero targets for the output `o` of a batch without data
+// (ts_activations.h), excluded from the saved bytes as the batch is.
+at::Tensor ts_made_targets(const at::Tensor &o, const std::string &loss,
+                           ts_saved_log *log)
+{
+    at::Tensor y;
+    if (loss == "cross_entropy") {
+        if (o.dim() < 2)
+            throw std::runtime_error("cross_entropy needs an output of "
+                                     "[batch, classes, ...], the model gave "
+                                     "one of " + std::to_string(o.dim()) +
+                                     " dimension(s)");
+        std::vector<int64_t> s = o.sizes().vec();
+        s.erase(s.begin() + 1);
+        y = at::zeros(s, o.options().dtype(at::kLong));
+    } else {
+        y = at::zeros_like(o);
+    }
+    if (log && y.has_storage())
+        log->excluded.insert(y.storage().data());
+    return y;
+}
+
+// Forward and loss, as ts_train.cpp's ts_forward_loss; an undefined `y`
+// is made from the output (ts_made_targets).
 at::Tensor ts_measure_forward(ts_module *m, const at::Tensor &x,
-                              const at::Tensor &y, const std::string &loss,
-                              bool bf16)
+                              at::Tensor y, const std::string &loss,
+                              bool bf16, ts_saved_log *log)
 {
     ts_measure_autocast ac(bf16);
     std::vector<torch::jit::IValue> in{x};
@@ -248,6 +273,8 @@ at::Tensor ts_measure_forward(ts_module *m, const at::Tensor &x,
                                : r.toTensor();
     if (loss == "model")
         return o;
+    if (!y.defined())
+        y = ts_made_targets(o, loss, log);
     if (loss == "cross_entropy")
         return at::cross_entropy_loss(o, y);
     if (loss == "mse")
@@ -295,7 +322,7 @@ void ts_measure_run(ts_module *m, const at::Tensor &x, const at::Tensor &y,
 #if TS_SAVED_HOOKS
             ts_hooks_on hooks(&log);
 #endif
-            l = ts_measure_forward(m, x, y, loss, bf16);
+            l = ts_measure_forward(m, x, y, loss, bf16, &log);
         }
         if (l.numel() != 1)
             throw std::runtime_error("the loss is not a single number (" +
@@ -330,6 +357,39 @@ void ts_measure_run(ts_module *m, const at::Tensor &x, const at::Tensor &y,
 
 extern "C" {
 
+int ts_measure_batch(unsigned ndim, const int64_t *shape, const char *dtype,
+                     uint64_t seed, const char *device, ts_tensor **out)
+{
+    TS_PROTECT(
+        *out = nullptr;
+        at::ScalarType st = ts_dtype_parse(dtype);
+        if (st != at::kFloat && st != at::kLong)
+            return ts_fail("a made batch is F32 or I64");
+        c10::Device dev = ts_device_parse(device);
+        std::vector<int64_t> s(shape, shape + ndim);
+        auto opt = at::TensorOptions().dtype(st).device(dev);
+        std::unique_ptr<ts_tensor> t(new ts_tensor);
+        if (st == at::kLong) {
+            t->t = at::zeros(s, opt);
+        } else {
+            at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
+            t->t = at::randn(s, g, opt.device(c10::kCPU)).to(dev);
+        }
+        *out = t.release();
+        return 0;)
+}
+
+unsigned ts_tensor_shape(const ts_tensor *t, int64_t *dims, unsigned max)
+{
+    TS_GUARD(0u,
+        if (!t || !t->t.defined())
+            return 0u;
+        unsigned n = (unsigned)t->t.dim();
+        for (unsigned i = 0; i < n && i < max; i++)
+            dims[i] = t->t.size((int64_t)i);
+        return n;)
+}
+
 int ts_measure_step(ts_module *m, const ts_tensor *x, const ts_tensor *y,
                     const char *loss, int bf16, unsigned depth,
                     ts_measure **out)
@@ -340,8 +400,12 @@ int ts_measure_step(ts_module *m, const ts_tensor *x, const ts_tensor *y,
         if (l != "cross_entropy" && l != "mse" && l != "bce_with_logits" &&
             l != "model")
             return ts_fail(("unknown loss " + l).c_str());
+        if (!y && l == "model")
+            return ts_fail("loss 'model' passes the targets to the model: "
+                           "give train.data, not only train.input_shape");
         std::unique_ptr<ts_measure> r(new ts_measure);
-        ts_measure_run(m, x->t, y->t, l, bf16 != 0, depth, r.get());
+        ts_measure_run(m, x->t, y ? y->t : at::Tensor(), l, bf16 != 0, depth,
+                       r.get());
         *out = r.release();
         return 0;)
 }

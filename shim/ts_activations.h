@@ -42,9 +42,26 @@ typedef struct {
                                   libtorch names the running module) */
 } ts_measure_result;
 
+/* Makes a batch of inputs for a plan without data (train.input_shape):
+ * shape [ndim dims], dtype "F32" (standard normal values from a
+ * generator seeded with `seed`) or "I64" (all 0, a valid index for any
+ * embedding), on `device` ("cpu", "cuda"). *out is new, freed with
+ * ts_tensor_free. Returns 0, or -1 with the error set (*out NULL): an
+ * unknown dtype or device, out of memory. */
+int ts_measure_batch(unsigned ndim, const int64_t *shape, const char *dtype,
+                     uint64_t seed, const char *device, ts_tensor **out);
+
+/* The shape of `t`: its ndim (at most `max` dims written to dims[]).
+ * Cannot fail (0 for an empty handle). */
+unsigned ts_tensor_shape(const ts_tensor *t, int64_t *dims, unsigned max);
+
 /* Runs forward, loss and backward of `m` on inputs `x` and targets `y`
  * with loss `loss` ("cross_entropy", "mse", "bce_with_logits", "model";
  * as ts_train_config.loss), autocast to bfloat16 on CUDA when bf16 is 1.
+ * `y` may be NULL (a batch made by ts_measure_batch): the targets are
+ * then made from the output, after the forward, as zeros: class 0 of
+ * each row for cross_entropy (the output's shape without dim 1), the
+ * output's shape for mse and bce_with_logits; loss "model" needs `y`.
  * Nothing is updated; the gradients made are released before returning.
  * `depth` cuts module paths to that many components (0: whole paths).
  * *out is new, freed with ts_measure_free. Returns 0, or -1 with the

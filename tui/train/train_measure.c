@@ -1,15 +1,18 @@
 /* train_measure.c: `tui --headless --plan PLAN --measure-memory`: the
  * plan resolved as training resolves it (train_config, train_data_open,
  * train_model_setup: the same module, frozen set and BatchNorm policy),
- * one forward + loss + backward on the first rows of the plan's data
- * through the shim (ts_activations.h), no update, no file written. */
+ * one forward + loss + backward on the first rows of the plan's data (or,
+ * when the plan has none, on a batch of train.input_shape) through the
+ * shim (ts_activations.h), no update, no file written. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/err.h"
+#include "../core/human.h"
 #include "train_measure.h"
 
 uint64_t measure_margin(const trainer *t, const ts_measure_result *r)
@@ -82,34 +85,110 @@ static int choose_device(trainer *t)
     return 0;
 }
 
-/* Measures one step on the first `batch` rows of the data. */
+/* "[4, 3, 32, 32]" of t into buf. */
+static const char *shape_text(const ts_tensor *x, char *buf, size_t n)
+{
+    int64_t d[16];
+    unsigned nd = ts_tensor_shape(x, d, 16);
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (unsigned i = 0; i < nd && i < 16 && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld",
+                                 i ? ", " : "", (long long)d[i]);
+    if (used < n)
+        snprintf(buf + used, n - used, "]");
+    return buf;
+}
+
+/* This machine's memory in bytes (0 when unknown). */
+static uint64_t phys_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* A batch of `batch` samples of train.input_shape (no data in the plan):
+ * its input alone must fit this machine's memory (CPU). */
+static int made_batch(trainer *t, uint64_t batch, ts_tensor **bx)
+{
+    const plan_train *pt = &t->pl.train;
+    int ints = pt->input_dtype && strcmp(pt->input_dtype, "int64") == 0;
+    int64_t shape[1 + PLAN_MAX_INPUT_DIMS];
+    uint64_t bytes = ints ? 8 : 4, mem = phys_bytes();
+    int over = __builtin_mul_overflow(bytes, batch, &bytes);
+    shape[0] = (int64_t)batch;
+    for (unsigned i = 0; i < pt->input_ndim; i++) {
+        over |= __builtin_mul_overflow(bytes, pt->input_shape[i], &bytes);
+        shape[i + 1] = (int64_t)pt->input_shape[i];
+    }
+    if (over || bytes > ((uint64_t)1 << 62) ||
+        (strcmp(t->device, "cpu") == 0 && mem && bytes > mem)) {
+        char h[32], hm[32];
+        return err_set("%s: a batch of %llu of train.input_shape needs %s "
+                       "for its input alone, more than this machine's %s: "
+                       "choose a smaller --batch-size", t->plan_path,
+                       (unsigned long long)batch,
+                       over ? "more than 2^64 bytes"
+                            : human_bytes(bytes, h, sizeof h),
+                       human_bytes(mem, hm, sizeof hm));
+    }
+    if (ts_measure_batch(pt->input_ndim + 1, shape, ints ? "I64" : "F32",
+                         t->seed, t->device, bx) < 0)
+        return err_set("%s: cannot make a batch of %llu of train.input_shape:"
+                       " %s", t->plan_path, (unsigned long long)batch,
+                       ts_last_error());
+    return 0;
+}
+
+/* The first `batch` rows of the plan's data into *bx, *by. */
+static int data_batch(trainer *t, uint64_t batch, ts_tensor **bx,
+                      ts_tensor **by)
+{
+    int64_t rows = ts_tensor_rows(t->x);
+    if (batch > (uint64_t)rows)
+        return err_set("%s: %lld sample%s, fewer than the batch of %llu: "
+                       "choose --batch-size %lld or less", t->data_file,
+                       (long long)rows, rows == 1 ? "" : "s",
+                       (unsigned long long)batch, (long long)rows);
+    if (ts_tensor_rows_select(t->x, NULL, 0, (int64_t)batch, t->device,
+                              bx) < 0 ||
+        ts_tensor_rows_select(t->y, NULL, 0, (int64_t)batch, t->device,
+                              by) < 0)
+        return err_set("%s: %s", t->data_file, ts_last_error());
+    return 0;
+}
+
+/* 1 when a libtorch message says an allocation failed. */
+static int is_oom(const char *m)
+{
+    return strstr(m, "out of memory") || strstr(m, "not enough memory") ||
+           strstr(m, "can't allocate memory") || strstr(m, "bad_alloc");
+}
+
+/* Measures one step on a batch of `batch` samples: the first rows of the
+ * data, or one made from train.input_shape. */
 static int measure_at(trainer *t, uint64_t batch, unsigned depth,
                       measure_point *p)
 {
     int rc = -1;
     ts_tensor *bx = NULL, *by = NULL;
-    int64_t rows = ts_tensor_rows(t->x);
-    if (batch > (uint64_t)rows) {
-        err_set("%s: %lld sample%s, fewer than the batch of %llu: choose "
-                "--batch-size %lld or less", t->data_file, (long long)rows,
-                rows == 1 ? "" : "s", (unsigned long long)batch,
-                (long long)rows);
+    char sh[200];
+    if (t->data_file ? data_batch(t, batch, &bx, &by) < 0
+                     : made_batch(t, batch, &bx) < 0)
         goto out;
-    }
-    if (ts_tensor_rows_select(t->x, NULL, 0, (int64_t)batch, t->device,
-                              &bx) < 0 ||
-        ts_tensor_rows_select(t->y, NULL, 0, (int64_t)batch, t->device,
-                              &by) < 0) {
-        err_set("%s: %s", t->data_file, ts_last_error());
-        goto out;
-    }
     p->batch = batch;
     if (ts_measure_step(t->mod, bx, by, t->loss,
                         strcmp(t->precision, "bf16") == 0, depth,
                         &p->m) < 0) {
-        err_set("%s: the batch of %llu from %s does not run through the "
-                "model %s: %s", t->plan_path, (unsigned long long)batch,
-                t->data_file, t->model_file, ts_last_error());
+        const char *e = ts_last_error();
+        if (is_oom(e))
+            err_set("%s: out of memory measuring a batch of %llu on %s "
+                    "(%s): choose a smaller --batch-size", t->plan_path,
+                    (unsigned long long)batch, t->device, e);
+        else
+            err_set("%s: the model %s refuses the batch %s from %s: %s",
+                    t->plan_path, t->model_file,
+                    shape_text(bx, sh, sizeof sh),
+                    t->data_file ? t->data_file : "train.input_shape", e);
         goto out;
     }
     ts_measure_totals(p->m, &p->r);
@@ -167,7 +246,8 @@ int train_measure_main(const train_options *o)
         goto out;
     f.limit_text = o->fit;
     if (train_config(&t, o) < 0 || choose_device(&t) < 0 ||
-        train_data_open(&t) < 0 || train_model_setup(&t) < 0 ||
+        (t.data_file && train_data_open(&t) < 0) ||
+        train_model_setup(&t) < 0 ||
         train_model_mode(&t, 1) < 0)
         goto out;
     if (!t.have_est) {
