@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/err.h"
@@ -176,6 +177,8 @@ static int measure_at(trainer *t, uint64_t batch, unsigned depth,
                      : made_batch(t, batch, &bx) < 0)
         goto out;
     p->batch = batch;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (ts_measure_step(t->mod, bx, by, t->loss,
                         strcmp(t->precision, "bf16") == 0, depth,
                         &p->m) < 0) {
@@ -191,6 +194,9 @@ static int measure_at(trainer *t, uint64_t batch, unsigned depth,
                     t->data_file ? t->data_file : "train.input_shape", e);
         goto out;
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    p->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ts_measure_totals(p->m, &p->r);
     p->total = measure_total(t, &p->r);
     rc = 0;

@@ -12,6 +12,7 @@ typedef struct {
     ts_measure_result r;
     ts_measure *m;          /* the shim's result: per-module figures */
     uint64_t total;         /* measure_total() of this step */
+    double seconds;         /* wall time of the measured step alone */
 } measure_point;
 
 /* --fit: total(batch) = a + k * batch, from two measured batches. */

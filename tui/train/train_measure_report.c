@@ -100,12 +100,12 @@ static void write_json(FILE *out, const trainer *t, const measure_point *p,
     }
     fprintf(out, "],\"static\":{\"weights\":%llu,\"master\":%llu,"
             "\"gradients\":%llu,\"optimizer\":%llu,\"buffers\":%llu},"
-            "\"peak_margin\":%llu,\"total\":%llu",
+            "\"peak_margin\":%llu,\"total\":%llu,\"step_seconds\":%.6f",
             (unsigned long long)a->weights, (unsigned long long)a->master,
             (unsigned long long)a->gradients, (unsigned long long)a->optimizer,
             (unsigned long long)a->buffers,
             (unsigned long long)measure_margin(t, &p->r),
-            (unsigned long long)p->total);
+            (unsigned long long)p->total, p->seconds);
     if (f)
         fprintf(out, ",\"fit\":{\"limit\":%llu,\"batches\":[%llu,%llu],"
                 "\"totals\":[%llu,%llu],\"a\":%.17g,\"b\":%.17g,"
