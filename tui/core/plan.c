@@ -1,5 +1,6 @@
 /* plan.c: the plan in memory and its strict reader (see plan.h; the
- * writer and the path helpers are in plan_write.c). */
+ * writer and the path helpers are in plan_write.c, the keyword fields'
+ * values in plan_choices.c). */
 #include "plan.h"
 
 #include "err.h"
@@ -104,48 +105,6 @@ const char *plan_strdup(plan *p, const char *s)
 int plan_has_number(double v)
 {
     return !isnan(v);
-}
-
-static const char *const bn_choices[] = {"freeze-stats", "train", NULL};
-static const char *const loss_choices[] = {"cross_entropy", "mse",
-                                           "bce_with_logits", "model", NULL};
-static const char *const opt_choices[] = {"sgd", "momentum", "adam", "adamw",
-                                          NULL};
-static const char *const sched_choices[] = {"constant", "linear_warmup",
-                                            "cosine", NULL};
-static const char *const device_choices[] = {"cuda", "cpu", NULL};
-static const char *const prec_choices[] = {"fp32", "bf16", NULL};
-static const char *const idt_choices[] = {"float32", "int64", NULL};
-
-const char *const *plan_choices(const char *field)
-{
-    static const struct {
-        const char *field;
-        const char *const *list;
-    } map[] = {
-        {"batchnorm", bn_choices},
-        {"train.loss", loss_choices},
-        {"train.optimizer.name", opt_choices},
-        {"train.schedule.name", sched_choices},
-        {"train.device", device_choices},
-        {"train.precision", prec_choices},
-        {"train.input_dtype", idt_choices},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (strcmp(map[i].field, field) == 0)
-            return map[i].list;
-    return NULL;
-}
-
-int plan_choice_ok(const char *field, const char *value)
-{
-    const char *const *c = plan_choices(field);
-    if (!c)
-        return 1;
-    for (; *c; c++)
-        if (strcmp(*c, value) == 0)
-            return 1;
-    return 0;
 }
 
 int plan_add_rule(plan *p, plan_rule_kind kind, const char *pattern)
