@@ -22,7 +22,8 @@ train: section, a state_dict as train.model, neither data nor
 input_shape, a batch of the wrong channels (the line gives the batch's
 shape and libtorch's reason), a batch whose input alone exceeds this
 machine's memory, and an allocation that fails during the step (under a
-virtual memory limit).
+virtual memory limit); and training (not measuring) a plan that has
+input_shape but no data.
 Prints "test_activations: N passed, N failed".
 """
 import json
@@ -281,12 +282,21 @@ def bad_cases(tmp):
              "for its input alone, more than this machine's",
              "choose a smaller --batch-size"], "--batch-size", "1000000000")
 
+    run_dir = os.path.join(bad, "run")
+    rc, out, err = checks.run_tui("--headless", "--plan", big, "--device",
+                                  "cpu", "-o", run_dir)
+    e = err.decode(errors="replace")
+    check(rc == 2 and e.count("\n") == 1 and "training needs train.data" in e
+          and not os.path.exists(run_dir),
+          "training a plan with input_shape and no data: exit 2, one line, "
+          "no run folder", e)
+
     def cap():
-        lim = 6 << 30
+        lim = 3 << 30  # libtorch loads in about 1 GB of address space
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     refused("an allocation that fails during the step", big,
-            ["out of memory measuring a batch of 2000 on cpu",
-             "choose a smaller --batch-size"], "--batch-size", "2000",
+            ["out of memory measuring a batch of 600 on cpu",
+             "choose a smaller --batch-size"], "--batch-size", "600",
             preexec=cap)
 
 
