@@ -42,6 +42,10 @@ typedef struct ts_trainer ts_trainer; /* optimizer state over a module */
  * next failing call on this thread. Cannot fail. */
 const char *ts_last_error(void);
 
+/* "1.13.0": the libtorch this shim was built against (the measurement
+ * report states it). Static storage. Cannot fail. */
+const char *ts_version(void);
+
 /* *out = 1 when CUDA is usable (a CUDA build and a GPU), else 0.
  * Returns 0, or -1 with the error set. */
 int ts_cuda_available(int *out);

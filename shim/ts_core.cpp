@@ -114,6 +114,11 @@ const char *ts_last_error(void)
     TS_GUARD(ts_err, return ts_err;)
 }
 
+const char *ts_version(void)
+{
+    TS_GUARD("?", return TORCH_VERSION;)
+}
+
 int ts_cuda_available(int *out)
 {
     TS_PROTECT(*out = torch::cuda::is_available() ? 1 : 0; return 0;)

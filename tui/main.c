@@ -360,7 +360,8 @@ int main(int argc, char **argv)
         return fail();
     if (o.mode == MODE_HEADLESS) {
         train_options t = {o.plan, o.device, o.max_steps, o.resume,
-                           o.output, o.allow_empty};
+                           o.output, o.allow_empty, o.measure_memory,
+                           o.batch_size, o.depth < 0 ? 0u : (unsigned)o.depth, o.json, o.fit};
         return headless_run(&t);
     }
     if (o.mode == MODE_NONE && o.nops == 0 && !o.output)

@@ -6,7 +6,11 @@
 #  2. apply: tests/bench/bench_apply.c (open, tree, session_apply_rule on
 #     the DeepSeek-V3-shaped set) and tests/bench/bench_pattern.c (match
 #     alone) against the Python loops (tests/bench/bench_apply.py; table to
-#     stdout and $BUILD/bench/apply.md).
+#     stdout and $BUILD/bench/apply.md);
+#  3. train: tests/bench/bench_train.py (with libtui-train.so);
+#  4. measure: tests/bench/bench_measure.py, --measure-memory of resnet18
+#     at batch 32, 224x224 against one training step, run once ($BUILD/
+#     bench/measure.md).
 # Env: BUILD, PYTHON, FIX (default $BUILD/fixtures), CC, BENCH_CFLAGS
 # (extra flags for the two bench programs, e.g. -fsanitize=... when
 # libtui.a was built with SANITIZE). Docs: docs/benchmarks.md.
@@ -42,6 +46,9 @@ echo
 if [ -f "$BUILD/libtui-train.so" ]; then
     "$PYTHON" tests/bench/bench_train.py --build "$BUILD" \
         --out "$BUILD/bench/train.md" ${BENCH_TRAIN_ARGS:-} || status=1
+    echo
+    "$PYTHON" tests/bench/bench_measure.py --build "$BUILD" \
+        --out "$BUILD/bench/measure.md" || status=1
 else
     echo "bench: no trainer in this build (libtui-train.so): training skipped"
 fi

@@ -5,7 +5,9 @@
 # trains each on the CPU through the trainer and through the Python loop,
 # and prints its table. Checks: exit status 0; one cpu row per model, 3
 # steps, per-step losses within 1e-5 relative, gradient and optimizer
-# bytes equal to the estimate, frozen tensors unchanged; and, on a
+# bytes equal to the estimate, frozen tensors unchanged; one
+# --measure-memory cpu row per model whose activation bytes are within
+# 1% of PyTorch's saved_tensors_hooks count; and, on a
 # machine without CUDA, the note that the cuda rows were skipped.
 # One thread (OMP_NUM_THREADS=1, which the check hands on as
 # TUI_THREADS), like the other trainer tests.
@@ -45,6 +47,20 @@ for m in resnet18 encoder; do
         cli_fail "$m: cpu row" "$(cat "$cli_tmp/bad") in [$row]"
     else
         cli_pass
+    fi
+done
+
+# | measure MODEL | cpu | batch | activations tui | python | diff | ...
+for m in resnet18 encoder; do
+    row=$(grep "^| measure $m | cpu |" "$out")
+    tui_b=$(printf '%s\n' "$row" | awk -F'|' '{gsub(/[ ,]/, "", $5); print $5}')
+    py_b=$(printf '%s\n' "$row" | awk -F'|' '{gsub(/[ ,]/, "", $6); print $6}')
+    if [ -n "$row" ] && [ -n "$tui_b" ] && [ -n "$py_b" ] &&
+        awk -v a="$tui_b" -v b="$py_b" 'BEGIN { d = a - b; if (d < 0) d = -d;
+            exit !(b > 0 && d <= 0.01 * b) }'; then
+        cli_pass
+    else
+        cli_fail "$m: --measure-memory cpu row" "[$row]"
     fi
 done
 

@@ -7,7 +7,8 @@
 #      the body's last line closes it, so nothing can throw across the
 #      boundary, not even a bad_alloc before the guard (static helpers
 #      there run inside their callers' guards);
-#   2. the functions defined there are exactly those shim/ts.h declares;
+#   2. the functions defined there are exactly those the public headers
+#      (shim/ts.h and shim/ts_*.h) declare;
 #   3. every one of them is called from the C side (tui/): an entry point
 #      nothing calls is dead code and goes.
 # Env: none (paths from the repository root, found from this script).
@@ -57,13 +58,13 @@ done <"$tmp/defs"
 cli_at_least 20 "extern \"C\" definitions found"
 
 # 2. defined == declared
-sed -n 's/^[A-Za-z_][A-Za-z0-9_ *]*[ *]\(ts_[a-z0-9_]*\)(.*/\1/p' "$root/shim/ts.h" |
+sed -n 's/^[A-Za-z_][A-Za-z0-9_ *]*[ *]\(ts_[a-z0-9_]*\)(.*/\1/p' "$root"/shim/ts*.h |
     sort -u >"$tmp/declared"
 cut -d' ' -f2 "$tmp/defs" | sort -u >"$tmp/defined"
 if cmp -s "$tmp/declared" "$tmp/defined" && [ -s "$tmp/declared" ]; then
     cli_pass
 else
-    cli_fail "ts.h vs definitions" "$(diff "$tmp/declared" "$tmp/defined" | grep '^[<>]' | tr '\n' ' ')"
+    cli_fail "shim/ts*.h vs definitions" "$(diff "$tmp/declared" "$tmp/defined" | grep '^[<>]' | tr '\n' ' ')"
 fi
 
 # 3. every entry point is called from tui/
@@ -71,7 +72,7 @@ while read -r name; do
     if grep -rqw "$name" "$root/tui" --include='*.c'; then
         cli_pass
     else
-        cli_fail "$name" "declared in shim/ts.h, called nowhere in tui/"
+        cli_fail "$name" "declared in shim/ts*.h, called nowhere in tui/"
     fi
 done <"$tmp/declared"
 

@@ -11,9 +11,15 @@ each device in (cpu, cuda): runs the trainer and the Python reference loop
 agreement (max relative difference; 1e-5 is required on cpu, cuda kernels
 may differ in the last bits), steps/s of both (steady state: 1 / the
 median step time after the first step) and their ratio, gradient and
-optimizer bytes against the estimate, and peak device memory. cuda rows
-are skipped, with a note, when torch.cuda is not available. Exits 1 when a
-run fails or cpu parity is off.
+optimizer bytes against the estimate, and peak device memory. Then, per
+device and model, `tui --headless --measure-memory --batch-size 32 --json`
+against PyTorch on the same device and plan: activation bytes against
+saved_tensors_hooks (unique storages; parameters, buffers and the batch
+excluded), and the step's peak against torch.cuda.max_memory_allocated()
+less what was allocated before the step (cuda only; the CPU has no such
+counter). cuda rows are skipped, with a note, when torch.cuda is not
+available. Exits 1 when a run fails, cpu parity is off, or the activation
+bytes differ by more than 1%.
 """
 import json
 import os
@@ -84,6 +90,76 @@ def yaml_text(doc):
               f"  device: {t['device']}", "  seed: 0", "  log_every: 1000000",
               "  checkpoint_every: 0"]
     return "\n".join(lines) + "\n"
+
+
+def python_measure(path, name, frozen, dev, batch, out):
+    """(activation bytes, peak bytes above the start or None) of one
+    forward + loss + backward in PyTorch, as --measure-memory does it."""
+    torch._C._set_graph_executor_optimize(False)
+    m = torch.jit.load(os.path.join(out, f"{name}.ts.pt"), map_location=dev)
+    d = reference.st_load(os.path.join(out, f"{name}.data.safetensors"))[0]
+    x, y = d["x"][:batch].to(dev), d["t"][:batch].to(dev)
+    fz = set(frozen)
+    for n, p in m.named_parameters():
+        p.requires_grad_(n not in fz)
+    reference.set_mode(m, True, reference.frozen_norms(m, fz))
+    ex = {t.untyped_storage().data_ptr() if hasattr(t, "untyped_storage")
+          else t.storage().data_ptr()
+          for t in list(m.parameters()) + list(m.buffers()) + [x, y]}
+    seen = {}
+
+    def pack(t):
+        s = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
+        if s.data_ptr() not in ex:
+            seen[s.data_ptr()] = s.nbytes()
+        return t
+    if dev == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = torch.nn.functional.cross_entropy(m(x), y)
+    loss.backward()
+    peak = None
+    if dev == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - before
+    return sum(seen.values()), peak
+
+
+def measure_rows(tui, out, models, devices, batch):
+    """--measure-memory of each model on each device against PyTorch."""
+    rows, status = [], 0
+    for dev in devices:
+        for name, frozen in models:
+            path = os.path.join(out, f"plan-{name}-{dev}.yaml")
+            env = dict(os.environ, TUI_THREADS=str(torch.get_num_threads()))
+            r = subprocess.run([tui, "--headless", "--plan", path,
+                                "--measure-memory", "--batch-size", str(batch),
+                                "--json"], capture_output=True, text=True,
+                               env=env)
+            if r.returncode != 0:
+                print(f"gpu_check: --measure-memory of {name} on {dev} "
+                      f"failed: {r.stderr.strip()}")
+                status = 1
+                continue
+            j = json.loads(r.stdout)
+            act, peak = python_measure(path, name, frozen, dev, batch, out)
+            if abs(j["activation_bytes"] - act) > 0.01 * act:
+                status = 1
+            rows.append((name, dev, batch, j["activation_bytes"], act,
+                         j["peak_bytes"], peak))
+    print(f"\n--measure-memory against PyTorch (batch {batch}, frozen prefix; "
+          "python peak: torch.cuda.max_memory_allocated() less the bytes "
+          "allocated before the step)\n")
+    print("| measured | device | batch | activations tui | activations python "
+          "| diff | peak tui | peak python |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (m, d, b, at, ap, pt, pp) in rows:
+        diff = (at - ap) / ap if ap else 0.0
+        print(f"| measure {m} | {d} | {b} | {at:,} | {ap:,} | {diff:+.4%} | "
+              f"{pt:,} | {'-' if pp is None else f'{pp:,}'} |")
+    return status
 
 
 def main():
@@ -174,6 +250,7 @@ def main():
         print(f"| {m} | {d} | {s} | {w:.2g} | {speed} | "
               f"{'yes' if gok and ook else 'NO'} | "
               f"{pk / 2**20:.0f} / {pp / 2**20:.0f} | {'yes' if fz else 'NO'} |")
+    status |= measure_rows(tui, out, models, devices, batch)
     return status
 
 

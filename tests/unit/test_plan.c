@@ -442,6 +442,53 @@ static void test_fingerprint(void)
     table_free(&t);
 }
 
+/* train.input_shape / input_dtype: read, written back byte for byte,
+ * and refused when malformed (one "file:line:col" message each). */
+static void test_input_shape(void)
+{
+    const char *head = "version: 1\nmodel: {path: m.bin}\nfrozen: []\n"
+                       "train:\n  model: m.ts.pt\n";
+    char text[512];
+    plan p;
+    char *out = NULL, *out2 = NULL;
+    size_t n = 0, n2 = 0;
+    plan_init(&p);
+    snprintf(text, sizeof text, "%s  input_shape: [3, 224, 224]\n"
+             "  input_dtype: float32\n", head);
+    CHECK(plan_parse("in.yaml", text, strlen(text), &p) == 0);
+    CHECK(p.train.input_ndim == 3 && p.train.input_shape[0] == 3 &&
+          p.train.input_shape[2] == 224);
+    CHECK(p.train.input_dtype && strcmp(p.train.input_dtype, "float32") == 0);
+    CHECK(plan_format(&p, &out, &n) == 0);
+    CHECK(out && strstr(out, "  input_shape: [3, 224, 224]\n"
+                             "  input_dtype: float32\n") != NULL);
+    CHECK(out && plan_parse("in2.yaml", out, n, &p) == 0);
+    CHECK(plan_format(&p, &out2, &n2) == 0);
+    CHECK(out && out2 && n == n2 && memcmp(out, out2, n) == 0);
+    static const struct { const char *line, *msg; } bad[] = {
+        {"  input_shape: []\n", "a list of 1 to 8 sizes"},
+        {"  input_shape: 3\n", "a list of 1 to 8 sizes"},
+        {"  input_shape: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n", "1 to 8 sizes"},
+        {"  input_shape: [3, 0]\n", "in 1..2^31, not 0"},
+        {"  input_shape: [3, 4294967296]\n", "in 1..2^31"},
+        {"  input_shape: [3, x]\n", "in.yaml:"},
+        {"  input_shape: [16]\n  input_dtype: int8\n", "expected one of: "
+                                                         "float32, int64"},
+        {"  input_dtype: int64\n", "'input_dtype' needs 'input_shape'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "%s%s", head, bad[i].line);
+        int rc = plan_parse("in.yaml", text, strlen(text), &p);
+        CHECK(rc == -1 && strstr(err_msg(), bad[i].msg) &&
+              strncmp(err_msg(), "in.yaml:", 8) == 0);
+        if (rc != -1 || !strstr(err_msg(), bad[i].msg))
+            fprintf(stderr, "  case %zu: %s\n", i, err_msg());
+    }
+    plan_free(&p);
+    free(out);
+    free(out2);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_plan.XXXXXX");
@@ -452,6 +499,7 @@ int main(void)
     test_bad_plans();
     test_roundtrip();
     test_minimal();
+    test_input_shape();
     test_validate();
     test_many();
     test_paths();

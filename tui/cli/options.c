@@ -23,7 +23,8 @@ static const char usage_headless[] =
     "       (tui --help for more; docs/training.md)\n";
 
 enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
-       O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME };
+       O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME,
+       O_MEASURE, O_BATCH, O_FIT };
 
 static const struct option longopts[] = {
     {"list", no_argument, NULL, 'l'},
@@ -46,6 +47,9 @@ static const struct option longopts[] = {
     {"device", required_argument, NULL, O_DEVICE},
     {"max-steps", required_argument, NULL, O_STEPS},
     {"resume", no_argument, NULL, O_RESUME},
+    {"measure-memory", no_argument, NULL, O_MEASURE},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"fit", required_argument, NULL, O_FIT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -87,6 +91,10 @@ static void print_help(void)
 "                          docs/training.md); with --device cuda|cpu,\n"
 "                          --max-steps N, --resume, -o/--output DIR,\n"
 "                          --allow-empty\n"
+"      --measure-memory    with --headless: measure one step's activation\n"
+"                          and peak memory, train nothing (docs/memory.md);\n"
+"                          with --batch-size N, --depth D, --json,\n"
+"                          --fit SIZE (the largest batch in 24GiB, 500MB)\n"
 "\n"
 "operations (applied in the order given, after --plan):\n"
 "  -f, --freeze PATTERN    freeze what PATTERN matches (docs/patterns.md)\n"
@@ -188,6 +196,20 @@ int options_parse(int argc, char **argv, options *o)
             o->max_steps = v;
             break;
         }
+        case O_MEASURE: o->measure_memory = 1; break;
+        case O_FIT: o->fit = optarg; break;
+        case O_BATCH: {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || v < 1 ||
+                v > (1ull << 30)) {
+                fprintf(stderr, "tui: --batch-size needs a number in "
+                        "1..2^30, got '%s'\n", optarg);
+                return -1;
+            }
+            o->batch_size = v;
+            break;
+        }
         case O_EXPORT: m = MODE_EXPORT; o->export_format = optarg; break;
         case O_JSON: o->json = 1; break;
         case O_DEPTH: {
@@ -256,10 +278,17 @@ int options_parse(int argc, char **argv, options *o)
 
 const char *options_check(const options *o)
 {
+    if ((o->batch_size || o->fit) && !o->measure_memory)
+        return "--batch-size and --fit go with --measure-memory";
+    if (o->measure_memory && (o->mode != MODE_HEADLESS || o->resume ||
+                              o->max_steps >= 0 || o->output))
+        return "--measure-memory goes with --headless --plan PLAN, without "
+               "--resume, --max-steps and --output";
     if (o->json && o->mode != MODE_LIST && o->mode != MODE_SUMMARY &&
-        o->mode != MODE_TREE && o->mode != MODE_PRESETS)
-        return "--json goes with --list, --summary, --tree or --presets";
-    if (o->depth >= 0 && o->mode != MODE_TREE)
+        o->mode != MODE_TREE && o->mode != MODE_PRESETS && !o->measure_memory)
+        return "--json goes with --list, --summary, --tree, --presets or "
+               "--headless --measure-memory";
+    if (o->depth >= 0 && o->mode != MODE_TREE && !o->measure_memory)
         return "--depth goes with --tree";
     if (o->mode == MODE_HEADLESS) {
         if (!o->plan || o->checkpoint || o->nops)

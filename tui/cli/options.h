@@ -28,6 +28,9 @@ typedef struct {
     const char *device;         /* --headless overrides */
     long long max_steps;        /* -1: not given */
     int resume;
+    int measure_memory;         /* --measure-memory (with --headless) */
+    unsigned long long batch_size; /* --batch-size N; 0: not given */
+    const char *fit;            /* --fit SIZE */
     op ops[OPTIONS_MAX_OPS];
     size_t nops;
 } options;

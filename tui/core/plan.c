@@ -1,5 +1,6 @@
 /* plan.c: the plan in memory and its strict reader (see plan.h; the
- * writer and the path helpers are in plan_write.c). */
+ * writer and the path helpers are in plan_write.c, the keyword fields'
+ * values in plan_choices.c). */
 #include "plan.h"
 
 #include "err.h"
@@ -106,46 +107,6 @@ int plan_has_number(double v)
     return !isnan(v);
 }
 
-static const char *const bn_choices[] = {"freeze-stats", "train", NULL};
-static const char *const loss_choices[] = {"cross_entropy", "mse",
-                                           "bce_with_logits", "model", NULL};
-static const char *const opt_choices[] = {"sgd", "momentum", "adam", "adamw",
-                                          NULL};
-static const char *const sched_choices[] = {"constant", "linear_warmup",
-                                            "cosine", NULL};
-static const char *const device_choices[] = {"cuda", "cpu", NULL};
-static const char *const prec_choices[] = {"fp32", "bf16", NULL};
-
-const char *const *plan_choices(const char *field)
-{
-    static const struct {
-        const char *field;
-        const char *const *list;
-    } map[] = {
-        {"batchnorm", bn_choices},
-        {"train.loss", loss_choices},
-        {"train.optimizer.name", opt_choices},
-        {"train.schedule.name", sched_choices},
-        {"train.device", device_choices},
-        {"train.precision", prec_choices},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (strcmp(map[i].field, field) == 0)
-            return map[i].list;
-    return NULL;
-}
-
-int plan_choice_ok(const char *field, const char *value)
-{
-    const char *const *c = plan_choices(field);
-    if (!c)
-        return 1;
-    for (; *c; c++)
-        if (strcmp(*c, value) == 0)
-            return 1;
-    return 0;
-}
-
 int plan_add_rule(plan *p, plan_rule_kind kind, const char *pattern)
 {
     const char *copy = NULL;
@@ -227,7 +188,8 @@ static const char *const bytes_keys[] = {"weights", "master", "gradients",
                                          "optimizer", "buffers", "total",
                                          "total_if_all_trainable", NULL};
 static const char *const train_keys[] = {
-    "model", "init", "data", "loss", "optimizer", "schedule",
+    "model", "init", "data", "input_shape", "input_dtype", "loss",
+    "optimizer", "schedule",
     "clip_grad_norm", "batch_size", "epochs", "max_steps", "device",
     "precision", "seed", "output", "checkpoint_every", "log_every", NULL};
 static const char *const data_keys[] = {"train", "val", "inputs", "targets",
@@ -506,6 +468,35 @@ static int read_train_parts(reader *r, const ynode *t)
     return 0;
 }
 
+/* train.input_shape: a list of 1..PLAN_MAX_INPUT_DIMS counts in 1..2^31. */
+static int read_input_shape(reader *r, const ynode *t)
+{
+    plan_train *pt = &r->p->train;
+    const ynode *n = ynode_get(t, "input_shape");
+    unsigned long long v;
+    if (get_choice(r, t, "input_dtype", "train.input_dtype",
+                   &pt->input_dtype) < 0)
+        return -1;
+    if (!n)
+        return pt->input_dtype ? ynode_error(r->d, ynode_get(t, "input_dtype"),
+                                             "'input_dtype' needs "
+                                             "'input_shape'") : 0;
+    if (n->type != YNODE_SEQ || n->n < 1 || n->n > PLAN_MAX_INPUT_DIMS)
+        return ynode_error(r->d, n, "expected a list of 1 to %d sizes for "
+                           "'input_shape' (one sample, e.g. [3, 224, 224])",
+                           PLAN_MAX_INPUT_DIMS);
+    for (size_t i = 0; i < n->n; i++) {
+        if (ynode_u64(r->d, n->items[i], &v) < 0)
+            return -1;
+        if (v < 1 || v > (1ull << 31))
+            return ynode_error(r->d, n->items[i], "'input_shape' sizes must "
+                               "be in 1..2^31, not %llu", v);
+        pt->input_shape[i] = v;
+    }
+    pt->input_ndim = (unsigned)n->n;
+    return 0;
+}
+
 static int read_train(reader *r, const ynode *root)
 {
     const ynode *t;
@@ -517,7 +508,7 @@ static int read_train(reader *r, const ynode *root)
     pt->present = 1;
     if (get_str(r, t, "model", &pt->model) < 0 ||
         get_str(r, t, "init", &pt->init) < 0 ||
-        read_train_parts(r, t) < 0 ||
+        read_train_parts(r, t) < 0 || read_input_shape(r, t) < 0 ||
         get_choice(r, t, "loss", "train.loss", &pt->loss) < 0 ||
         get_double(r, t, "clip_grad_norm", &pt->clip_grad_norm) < 0 ||
         get_u64(r, t, "batch_size", &pt->batch_size) < 0 ||

@@ -23,6 +23,7 @@
 
 #define PLAN_VERSION 1
 #define PLAN_UNSET UINT64_MAX /* an absent count */
+#define PLAN_MAX_INPUT_DIMS 8 /* train.input_shape's longest list */
 
 typedef enum { PLAN_FREEZE, PLAN_UNFREEZE, PLAN_INVERT } plan_rule_kind;
 
@@ -63,6 +64,10 @@ typedef struct {
         const char *train, *val, *inputs, *targets;
         double val_fraction;   /* in [0, 1) */
     } data;
+    uint64_t input_shape[PLAN_MAX_INPUT_DIMS]; /* one sample's shape, each
+                                  in 1..2^31; used when data is absent */
+    unsigned input_ndim;       /* 0 when train.input_shape is absent */
+    const char *input_dtype;   /* float32|int64, NULL when absent */
     const char *loss;          /* cross_entropy|mse|bce_with_logits|model */
     struct {
         const char *name;      /* sgd|momentum|adam|adamw */
@@ -114,7 +119,8 @@ int plan_has_number(double v);
 
 /* The allowed values of a keyword field, NULL-terminated: `field` is
  * "batchnorm", "train.loss", "train.optimizer.name",
- * "train.schedule.name", "train.device" or "train.precision". NULL for
+ * "train.schedule.name", "train.device", "train.precision" or
+ * "train.input_dtype". NULL for
  * any other field (free text). Static; cannot fail. */
 const char *const *plan_choices(const char *field);
 

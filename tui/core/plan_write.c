@@ -64,6 +64,7 @@ static int validate_train(const plan_train *t)
         check_choice("train.schedule.name", t->schedule.name) < 0 ||
         check_choice("train.device", t->device) < 0 ||
         check_choice("train.precision", t->precision) < 0 ||
+        check_choice("train.input_dtype", t->input_dtype) < 0 ||
         check_num("train.data.val_fraction", t->data.val_fraction) < 0 ||
         check_num("train.optimizer.lr", t->optimizer.lr) < 0 ||
         check_num("train.optimizer.weight_decay", t->optimizer.weight_decay) < 0 ||
@@ -79,6 +80,12 @@ static int validate_train(const plan_train *t)
     if (plan_has_number(t->optimizer.betas[0]) !=
         plan_has_number(t->optimizer.betas[1]))
         return err_set("plan: train.optimizer.betas needs two numbers");
+    if (t->input_ndim > PLAN_MAX_INPUT_DIMS || (t->input_dtype && !t->input_ndim))
+        return err_set("plan: train.input_shape has more than %d sizes, or "
+                       "input_dtype is set without it", PLAN_MAX_INPUT_DIMS);
+    for (unsigned i = 0; i < t->input_ndim; i++)
+        if (t->input_shape[i] < 1 || t->input_shape[i] > (1ull << 31))
+            return err_set("plan: train.input_shape sizes must be in 1..2^31");
     return 0;
 }
 
@@ -398,7 +405,14 @@ static int emit_train_parts(writer *w, const plan_train *t)
          kv_double(w, "val_fraction", t->data.val_fraction) < 0 ||
          emit_end(w, 1) < 0))
         return -1;
-    if (kv_str(w, "loss", t->loss) < 0)
+    if (t->input_ndim && (key(w, "input_shape") < 0 || emit_seq(w, 1) < 0))
+        return -1;
+    for (unsigned i = 0; i < t->input_ndim; i++)
+        if (emit_u64(w, t->input_shape[i]) < 0)
+            return -1;
+    if ((t->input_ndim && emit_end(w, 0) < 0) ||
+        kv_str(w, "input_dtype", t->input_dtype) < 0 ||
+        kv_str(w, "loss", t->loss) < 0)
         return -1;
     int any_opt = t->optimizer.name != NULL ||
                   plan_has_number(t->optimizer.lr) ||

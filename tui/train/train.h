@@ -14,6 +14,12 @@ typedef struct {
     int resume;             /* --resume: continue from the last checkpoint */
     const char *output;     /* --output DIR, or NULL (the plan's) */
     int allow_empty;        /* --allow-empty: plan rules may match nothing */
+    /* --measure-memory (train_measure.c): measure one step, train nothing */
+    int measure;
+    unsigned long long batch_size; /* --batch-size N, or 0 (the plan's) */
+    unsigned depth;         /* --depth D of the per-module list, 0: 1 */
+    int json;               /* --json: one JSON object on stdout */
+    const char *fit;        /* --fit SIZE ("24GiB"), or NULL */
 } train_options;
 
 /* The symbol main.c looks up in libtui-train.so. */
@@ -23,6 +29,14 @@ typedef struct {
  * on failure. Returns the process exit status: 0 done, 2 bad input or
  * a failed run, 130 after SIGINT (a checkpoint was saved first). */
 int tui_train_main(const train_options *o);
+
+/* `tui --headless --measure-memory` (o->measure set; tui_train_main
+ * calls it): one forward + loss + backward of the plan's model on a
+ * batch of its data, no update, no file written; prints the measured
+ * activation and peak bytes, the per-module list, the static parts and
+ * the total (and with o->fit the largest batch that fits). Returns 0, or
+ * 2 after one line "tui: ..." on stderr. */
+int train_measure_main(const train_options *o);
 
 typedef int (*train_entry_fn)(const train_options *o);
 

@@ -65,14 +65,20 @@ int train_config(trainer *t, const train_options *o)
                 o->plan_path);
         goto cleanup;
     }
-    if (!pt->data.train || !pt->data.inputs || !pt->data.targets) {
-        err_set("%s: train.data needs train, inputs and targets",
-                o->plan_path);
+    int some_data = pt->data.train || pt->data.inputs || pt->data.targets ||
+                    pt->data.val;
+    if ((some_data || !pt->input_ndim) &&
+        (!pt->data.train || !pt->data.inputs || !pt->data.targets)) {
+        err_set("%s: train.data needs train, inputs and targets%s",
+                o->plan_path, some_data ? "" : " (or, to measure memory "
+                "only, train.input_shape)");
         goto cleanup;
     }
     t->model_file = join_plan(o->plan_path, pt->model);
-    t->data_file = join_plan(o->plan_path, pt->data.train);
-    if (!t->model_file || !t->data_file)
+    if (!t->model_file)
+        goto oom;
+    if (pt->data.train &&
+        !(t->data_file = join_plan(o->plan_path, pt->data.train)))
         goto oom;
     if (pt->init && !(t->init_file = join_plan(o->plan_path, pt->init)))
         goto oom;

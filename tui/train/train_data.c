@@ -144,6 +144,9 @@ cleanup:
 
 int train_data_open(trainer *t)
 {
+    if (!t->data_file)
+        return err_set("%s: training needs train.data (train.input_shape "
+                       "alone serves --measure-memory only)", t->plan_path);
     if (open_pair(t, t->data_file, &t->x, &t->y) < 0)
         return -1;
     int64_t n = ts_tensor_rows(t->x);

@@ -26,6 +26,7 @@ typedef struct {
     plan pl;
     const char *plan_path;
     char *model_file, *init_file, *data_file, *val_file, *out_dir;
+                           /* data_file NULL: train.input_shape only */
     const char *device, *loss, *opt, *sched, *precision;
     double lr, wd, momentum, beta1, beta2, eps, clip, val_fraction;
     uint64_t warmup, batch, epochs, max_steps, seed, ckpt_every, log_every;
@@ -82,6 +83,10 @@ typedef struct {
     uint64_t logged_step;  /* step of the last plain progress line */
 } trainer;
 
+/* --- train_main.c --- */
+/* Frees everything a trainer holds (NULL fields are skipped). */
+void trainer_free(trainer *t);
+
 /* --- train_config.c --- */
 /* Loads the plan and resolves every setting (defaults, command-line
  * overrides, paths relative to the plan). Returns 0, or -1 with err set. */
@@ -102,7 +107,8 @@ int train_model_mode(trainer *t, int on);
 int train_model_finite(trainer *t);
 
 /* --- train_data.c --- */
-/* Opens the data files and wraps the tensors (zero copy). 0 or -1. */
+/* Opens the data files and wraps the tensors (zero copy). 0 or -1
+ * (also when the plan has no train.data, only train.input_shape). */
 int train_data_open(trainer *t);
 /* Maps a whole file read-only; *addr, *len. Kept until train_unmap_all.
  * Returns 0 or -1 with err set. */

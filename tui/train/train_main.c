@@ -55,7 +55,7 @@ static int make_dirs(const char *path, int *made)
     return 0;
 }
 
-static void trainer_free(trainer *t)
+void trainer_free(trainer *t)
 {
     if (t->metrics)
         fclose(t->metrics);
@@ -199,6 +199,8 @@ static void keep_freed_memory(void)
 
 int tui_train_main(const train_options *o)
 {
+    if (o->measure)
+        return train_measure_main(o);
     keep_freed_memory();
     trainer t;
     memset(&t, 0, sizeof t);
