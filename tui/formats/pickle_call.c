@@ -178,7 +178,8 @@ static int pickle_path_is(const char *full, const char *module,
 
 int pickle_resolve_global(pv *g, int torchscript, int map_py2)
 {
-    char full[404];
+    char full[404], was[420] = "";
+    const char *m0 = g->u.g.module, *n0 = g->u.g.name;
     if (map_py2)
         pickle_map_py2(g);
     const char *m = g->u.g.module, *n = g->u.g.name;
@@ -187,8 +188,11 @@ int pickle_resolve_global(pv *g, int torchscript, int map_py2)
         return err_set("unsafe global with an unprintable or over-long name "
                        "refused");
     snprintf(full, sizeof full, "%s.%s", m, n);
+    if (m != m0 || n != n0) /* mapped: name what the file says too */
+        snprintf(was, sizeof was, "'%.200s.%.200s' (", m0, n0);
     if (pickle_blocked_module(m) || pickle_blocked_module(full))
-        return err_set("unsafe global '%s' refused", full);
+        return err_set("unsafe global %s'%s'%s refused", was, full,
+                       *was ? ")" : "");
     g->u.g.dt = DT_NONE;
     g->u.g.needs_build = 0;
     if (strncmp(full, "torch.", 6) == 0) {
@@ -225,7 +229,8 @@ int pickle_resolve_global(pv *g, int torchscript, int map_py2)
         g->u.g.kind = PG_SCRIPT_CLASS;
         return 0;
     }
-    return err_set("unsafe global '%s' refused", full);
+    return err_set("unsafe global %s'%s'%s refused", was, full,
+                   *was ? ")" : "");
 }
 
 /* An int argument that must be a non-negative 64-bit value. */
