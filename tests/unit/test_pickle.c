@@ -67,6 +67,14 @@ static void b_tensor(const char *cls, const char *key, int numel, int off,
     b_op('R');
 }
 
+/* Sets the length of the FRAME at buf[2] to "the rest from `from` on". */
+static void set_frame(size_t from)
+{
+    uint64_t n = blen - from;
+    for (int i = 0; i < 8; i++)
+        buf[3 + i] = (unsigned char)(n >> (8 * i));
+}
+
 static void start(void)
 {
     blen = 0;
@@ -175,6 +183,7 @@ int main(void)
     b_op('t');
     b_op('R');
     b_op('.');
+    set_frame(11); /* the frame holds everything after it */
     v = run(&pm, 0);
     CHECK(v && v->type == PV_TENSOR && v->u.t.is_param &&
           v->u.t.requires_grad);

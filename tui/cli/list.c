@@ -78,6 +78,10 @@ int list_print_text(FILE *out, const table *t, const bitset *frozen)
         if (x->flags & TF_ALIAS)
             fprintf(out, "  (tied to %s)",
                     table_name(t, table_tie_first(t, i)));
+        if (x->flags & TF_SPARSE)
+            fprintf(out, "  (sparse_coo: %llu stored %s, with indices)",
+                    (unsigned long long)x->numel,
+                    human_plural(x->numel, "value", "values"));
         fputc('\n', out);
     }
     table_totals tot;
@@ -148,6 +152,8 @@ int list_print_json(FILE *out, const table *t, const bitset *frozen)
                 (unsigned long long)x->nbytes,
                 table_kind_name((tensor_kind)x->kind),
                 is_trainable(t, i, frozen) ? "true" : "false");
+        if (x->flags & TF_SPARSE)
+            fputs(", \"layout\": \"sparse_coo\"", out);
         if (x->flags & TF_ALIAS) {
             const char *f = table_name(t, table_tie_first(t, i));
             fputs(", \"tied_to\": ", out);

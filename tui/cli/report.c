@@ -27,6 +27,29 @@ static const char *count_of(unsigned long long n, const char *one,
     return buf;
 }
 
+/* "sparse       2 sparse_coo tensors, kind other (never trainable): a, b"
+ * when the checkpoint holds sparse tensors (at most 3 names). */
+static void report_sparse(FILE *out, const table *t)
+{
+    size_t n = 0;
+    char a[48];
+    for (size_t i = 0; i < t->count; i++)
+        n += (table_at(t, i)->flags & TF_SPARSE) != 0;
+    if (!n)
+        return;
+    fprintf(out, "sparse       %s %s, kind other (never trainable):",
+            human_count(n, a, sizeof a),
+            human_plural(n, "sparse_coo tensor", "sparse_coo tensors"));
+    for (size_t i = 0, k = 0; i < t->count && k < 4; i++) {
+        if (!(table_at(t, i)->flags & TF_SPARSE))
+            continue;
+        fprintf(out, k < 3 ? "%s %s" : "%s ...", k ? "," : "",
+                table_name(t, i));
+        k++;
+    }
+    fputc('\n', out);
+}
+
 int report_summary(FILE *out, session *s)
 {
     mem_estimate e;
@@ -64,9 +87,11 @@ int report_summary(FILE *out, session *s)
             human_count(fnumel, a, sizeof a),
             human_percent(fnumel, tot.parameter_numel, d, sizeof d),
             count_of(ft, "tensor", "tensors", b, sizeof b));
-    fprintf(out, "size         %s (%s)\n\n",
+    fprintf(out, "size         %s (%s)\n",
             human_bytes(tot.bytes, a, sizeof a),
             count_of(tot.bytes, "byte", "bytes", b, sizeof b));
+    report_sparse(out, &s->t);
+    fputc('\n', out);
     if (memory_write_report(out, &e))
         return -1;
     return finish(out);

@@ -41,6 +41,9 @@ enum {
     TF_SHARED = 1u << 2,        /* its storage also backs another tensor */
     TF_ALIAS = 1u << 3,         /* a tied duplicate: the same tensor as an
                                    earlier parameter (table_link_ties) */
+    TF_SPARSE = 1u << 4,        /* sparse COO: shape is the dense shape,
+                                   numel the stored values, nbytes values
+                                   plus indices; kind TK_OTHER */
 };
 
 typedef struct {

@@ -21,6 +21,8 @@ typedef struct {
     size_t memo_cap;     /* allocated slots */
     size_t memo_next;    /* MEMOIZE index */
     uint64_t max_memo;
+    pickle_frame frame;
+    pickle_pending pending;
 } vm;
 
 static int vm_fail(vm *m, const char *what)
@@ -50,6 +52,8 @@ static int vm_push(vm *m, pv *v)
 {
     if (!v)
         return -1;
+    if (!v->off)
+        v->off = m->op_pos;
     if (m->sn >= PICKLE_MAX_STACK)
         return err_set("pickle stack deeper than %u values",
                        PICKLE_MAX_STACK);
@@ -218,7 +222,7 @@ static int vm_long(vm *m, uint64_t n)
 }
 
 static int vm_global(vm *m, const char *mod, size_t ml, const char *name,
-                     size_t nl)
+                     size_t nl, int map_py2)
 {
     pv *g = pickle_new(m->pm, PV_GLOBAL);
     if (!g || !(g->u.g.module = pickle_strdup(m->pm, (const void *)mod, ml)) ||
@@ -226,7 +230,7 @@ static int vm_global(vm *m, const char *mod, size_t ml, const char *name,
         return -1;
     if (memchr(mod, '\0', ml) || memchr(name, '\0', nl))
         return err_set("unsafe global with a NUL byte refused");
-    if (pickle_resolve_global(g, m->opt->torchscript))
+    if (pickle_resolve_global(g, m->opt->torchscript, map_py2))
         return -1;
     return vm_push(m, g);
 }
@@ -272,6 +276,7 @@ static int vm_build(vm *m)
     case PV_TENSOR: /* tensor attributes: ignored */
         return 0;
     case PV_OBJECT:
+        obj->u.o.pending = 0;
         obj->u.o.state = state;
         return pickle_deepen(obj, state);
     default:
@@ -330,6 +335,9 @@ static int vm_reduce(vm *m, int newobj)
     pv *r = pickle_call(m->pm, fn, args, 0);
     if (!r)
         return err_prefix("offset %zu", m->op_pos);
+    if (newobj && fn->u.g.needs_build && r->type == PV_OBJECT &&
+        pickle_pending_add(&m->pending, r))
+        return -1;
     return vm_push(m, r);
 }
 
@@ -350,10 +358,11 @@ static int vm_step(vm *m, int op)
         if (m->buf[m->pos++] > 5)
             return vm_fail(m, "unsupported pickle protocol");
         return 0;
-    case 0x95: /* FRAME: a length hint only */
+    case 0x95: /* FRAME */
         if (vm_need(m, 8))
             return -1;
-        return vm_need(m, vm_le(m, 8));
+        return pickle_frame_open(&m->frame, m->op_pos, m->pos,
+                                 vm_le(m, 8), m->len);
     case '.': /* STOP */
         return 1;
     case '(': /* MARK */
@@ -494,7 +503,7 @@ static int vm_step(vm *m, int op)
     case 'c': /* GLOBAL */
         if (vm_line(m, &l1, &n1) || vm_line(m, &l2, &n2))
             return -1;
-        return vm_global(m, (const char *)l1, n1, (const char *)l2, n2);
+        return vm_global(m, (const char *)l1, n1, (const char *)l2, n2, 1);
     case 0x93: /* STACK_GLOBAL */
         w = vm_pop(m);
         v = w ? vm_pop(m) : NULL;
@@ -503,7 +512,7 @@ static int vm_step(vm *m, int op)
         if (v->type != PV_STR || w->type != PV_STR)
             return vm_fail(m, "STACK_GLOBAL of non-strings");
         return vm_global(m, v->u.str.s, v->u.str.len, w->u.str.s,
-                         w->u.str.len);
+                         w->u.str.len, 0);
     case 'q': /* BINPUT */
         if (vm_need(m, 1))
             return -1;
@@ -600,7 +609,8 @@ int pickle_run(pickle_machine *pm, const unsigned char *buf, size_t len,
         m.op_pos = m.pos;
         int op = m.buf[m.pos++];
         int r = vm_step(&m, op);
-        if (r < 0)
+        if (r < 0 ||
+            pickle_frame_after(&m.frame, op, m.op_pos, m.pos, r == 1))
             goto cleanup;
         if (r == 1)
             break;
@@ -613,9 +623,13 @@ int pickle_run(pickle_machine *pm, const unsigned char *buf, size_t len,
         vm_fail(&m, "STOP with a stack of other than one value");
         goto cleanup;
     }
+    if (pickle_pending_check(&m.pending) ||
+        pickle_check_acyclic(m.stack[0]))
+        goto cleanup;
     *out = m.stack[0];
     rc = 0;
 cleanup:
+    free(m.pending.items);
     free(m.stack);
     free(m.marks);
     free(m.memo);

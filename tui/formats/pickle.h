@@ -53,16 +53,26 @@ typedef enum {
     PG_TYPE,          /* torch.Tensor, torch.nn.parameter.Parameter */
     PG_IDENTITY,      /* torch.Size, torch.jit._pickle.build_* : arg 0 */
     PG_ENCODE,        /* _codecs.encode, builtins.bytearray: bytes */
-    PG_OPAQUE,        /* set, complex, device, layout, qscheme...: object */
+    PG_OPAQUE,        /* set, complex, device, qscheme...: object */
+    PG_LAYOUT,        /* torch.serialization._get_layout: a layout */
+    PG_SPARSE,        /* torch._utils._rebuild_sparse_tensor */
     PG_UNSUPPORTED,   /* allowed by torch but not modelled (qtensor...) */
     PG_SCRIPT_CLASS,  /* __torch__.* class (TorchScript only) */
 } pg_kind;
+
+/* Tensor layouts (torch.layout names after "torch."). */
+typedef enum {
+    PL_STRIDED, PL_SPARSE_COO, PL_SPARSE_CSR, PL_SPARSE_CSC, PL_SPARSE_BSR,
+    PL_SPARSE_BSC, PL_MKLDNN, PL_JAGGED,
+} pl_layout;
 
 typedef struct pv pv;
 
 struct pv {
     uint8_t type;   /* pv_type */
+    uint8_t mark;   /* pickle_check's walk: 0 new, 1 open, 2 done */
     uint32_t depth; /* nesting depth (1 for scalars) */
+    uint64_t off;   /* offset of the opcode that made it (for messages) */
     union {
         int b;
         struct { int64_t v; int big; } i; /* big: did not fit in 64 bits */
@@ -74,6 +84,7 @@ struct pv {
             const char *module, *name;
             uint8_t kind; /* pg_kind */
             uint8_t dt;   /* dtype for PG_STORAGE / PG_DTYPE */
+            uint8_t needs_build; /* NEWOBJ of it must get a BUILD */
         } g;
         struct {
             const char *key, *location;
@@ -89,10 +100,16 @@ struct pv {
             int is_param;
             uint64_t offset; /* storage offset in elements */
             uint64_t *size, *stride;
+            uint8_t layout;  /* pl_layout; size is the dense shape */
+            const pv *indices, *values; /* PL_SPARSE_COO: its two tensors */
         } t;
         struct {
             const char *module, *name; /* its class */
             pv *state;                 /* from BUILD; NULL if none */
+            int pending;  /* made by NEWOBJ of a needs_build class, no
+                             BUILD yet */
+            uint8_t layout; /* 1 + pl_layout for a _get_layout result
+                               ("torch.sparse_coo"); 0 otherwise */
         } o;
     } u;
 };
@@ -119,6 +136,9 @@ int pickle_run(pickle_machine *pm, const unsigned char *buf, size_t len,
 
 /* Frees every value of the machine. NULL-safe, idempotent. */
 void pickle_free(pickle_machine *pm);
+
+/* "strided", "sparse_coo", ... Cannot fail. */
+const char *pickle_layout_name(pl_layout l);
 
 /* "none", "bool", "int", ..., for messages. Cannot fail. */
 const char *pickle_type_name(const pv *v);

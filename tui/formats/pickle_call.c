@@ -4,6 +4,7 @@
  */
 #include "pickle_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/err.h"
@@ -54,47 +55,98 @@ typedef struct {
     const char *module, *name;
     pg_kind kind;
     int script_only; /* only inside TorchScript archives */
+    int needs_build; /* NEWOBJ of it must be followed by BUILD (PyTorch's
+                        _PendingNewobj: pybind11 classes) */
 } pickle_allowed;
 
+/* Matched on the joined "module.name", as PyTorch does: GLOBAL 'torch'
+ * '_utils._rebuild_tensor_v2' is _rebuild_tensor_v2. Layout objects come
+ * only through torch.serialization._get_layout (torch.strided itself is
+ * not on PyTorch's list). */
 static const pickle_allowed allowed[] = {
-    {"collections", "OrderedDict", PG_ORDEREDDICT, 0},
-    {"collections", "Counter", PG_ORDEREDDICT, 0},
-    {"torch._utils", "_rebuild_tensor_v2", PG_REBUILD_V2, 0},
-    {"torch._utils", "_rebuild_tensor", PG_REBUILD_V2, 0},
-    {"torch._utils", "_rebuild_tensor_v3", PG_REBUILD_V3, 0},
-    {"torch._utils", "_rebuild_parameter", PG_PARAMETER, 0},
-    {"torch._utils", "_rebuild_parameter_with_state", PG_PARAMETER, 0},
-    {"torch.nn.parameter", "Parameter", PG_PARAMETER, 0},
-    {"torch._tensor", "_rebuild_from_type_v2", PG_FROM_TYPE, 0},
-    {"torch", "Tensor", PG_TYPE, 0},
-    {"torch", "Size", PG_IDENTITY, 0},
-    {"_codecs", "encode", PG_ENCODE, 0},
-    {"builtins", "bytearray", PG_ENCODE, 0},
-    {"builtins", "set", PG_OPAQUE, 0},
-    {"builtins", "complex", PG_OPAQUE, 0},
-    {"torch", "device", PG_OPAQUE, 0},
-    {"torch.serialization", "_get_layout", PG_OPAQUE, 0},
-    {"torch", "strided", PG_OPAQUE, 0},
-    {"torch", "sparse_coo", PG_OPAQUE, 0},
-    {"torch", "per_tensor_affine", PG_OPAQUE, 0},
-    {"torch", "per_channel_affine", PG_OPAQUE, 0},
-    {"torch", "per_tensor_symmetric", PG_OPAQUE, 0},
-    {"torch", "per_channel_symmetric", PG_OPAQUE, 0},
-    {"torch", "per_channel_affine_float_qparams", PG_OPAQUE, 0},
-    {"torch._utils", "_rebuild_qtensor", PG_UNSUPPORTED, 0},
-    {"torch._utils", "_rebuild_sparse_tensor", PG_UNSUPPORTED, 0},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage", PG_UNSUPPORTED, 0},
-    {"torch._utils", "_rebuild_wrapper_subclass", PG_UNSUPPORTED, 0},
-    {"torch._utils", "_rebuild_device_tensor_from_numpy", PG_UNSUPPORTED, 0},
+    {"collections", "OrderedDict", PG_ORDEREDDICT, 0, 0},
+    {"collections", "Counter", PG_ORDEREDDICT, 0, 0},
+    {"torch._utils", "_rebuild_tensor_v2", PG_REBUILD_V2, 0, 0},
+    {"torch._utils", "_rebuild_tensor", PG_REBUILD_V2, 0, 0},
+    {"torch._utils", "_rebuild_tensor_v3", PG_REBUILD_V3, 0, 0},
+    {"torch._utils", "_rebuild_parameter", PG_PARAMETER, 0, 0},
+    {"torch._utils", "_rebuild_parameter_with_state", PG_PARAMETER, 0, 0},
+    {"torch.nn.parameter", "Parameter", PG_PARAMETER, 0, 0},
+    {"torch._tensor", "_rebuild_from_type_v2", PG_FROM_TYPE, 0, 0},
+    {"torch", "Tensor", PG_TYPE, 0, 0},
+    {"torch", "Size", PG_IDENTITY, 0, 0},
+    {"_codecs", "encode", PG_ENCODE, 0, 0},
+    {"builtins", "bytearray", PG_ENCODE, 0, 0},
+    {"builtins", "set", PG_OPAQUE, 0, 0},
+    {"builtins", "complex", PG_OPAQUE, 0, 0},
+    {"torch", "device", PG_OPAQUE, 0, 1},
+    {"torch.serialization", "_get_layout", PG_LAYOUT, 0, 0},
+    {"torch", "per_tensor_affine", PG_OPAQUE, 0, 0},
+    {"torch", "per_channel_affine", PG_OPAQUE, 0, 0},
+    {"torch", "per_tensor_symmetric", PG_OPAQUE, 0, 0},
+    {"torch", "per_channel_symmetric", PG_OPAQUE, 0, 0},
+    {"torch", "per_channel_affine_float_qparams", PG_OPAQUE, 0, 0},
+    {"torch._utils", "_rebuild_sparse_tensor", PG_SPARSE, 0, 0},
+    {"torch._utils", "_rebuild_qtensor", PG_UNSUPPORTED, 0, 0},
+    {"torch._utils", "_rebuild_meta_tensor_no_storage", PG_UNSUPPORTED, 0, 0},
+    {"torch._utils", "_rebuild_wrapper_subclass", PG_UNSUPPORTED, 0, 0},
+    {"torch._utils", "_rebuild_device_tensor_from_numpy", PG_UNSUPPORTED, 0,
+     0},
     {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor",
-     PG_UNSUPPORTED, 0},
-    {"torch.jit._pickle", "build_intlist", PG_IDENTITY, 1},
-    {"torch.jit._pickle", "build_doublelist", PG_IDENTITY, 1},
-    {"torch.jit._pickle", "build_boollist", PG_IDENTITY, 1},
-    {"torch.jit._pickle", "build_tensorlist", PG_IDENTITY, 1},
-    {"torch.jit._pickle", "build_tensor_from_id", PG_UNSUPPORTED, 1},
-    {"torch.jit._pickle", "restore_type_tag", PG_IDENTITY, 1},
+     PG_UNSUPPORTED, 0, 0},
+    {"torch.jit._pickle", "build_intlist", PG_IDENTITY, 1, 0},
+    {"torch.jit._pickle", "build_doublelist", PG_IDENTITY, 1, 0},
+    {"torch.jit._pickle", "build_boollist", PG_IDENTITY, 1, 0},
+    {"torch.jit._pickle", "build_tensorlist", PG_IDENTITY, 1, 0},
+    {"torch.jit._pickle", "build_tensor_from_id", PG_UNSUPPORTED, 1, 0},
+    {"torch.jit._pickle", "restore_type_tag", PG_IDENTITY, 1, 0},
 };
+
+/* PyTorch's torch/_utils.py IMPORT_MAPPING and NAME_MAPPING (from
+ * CPython's _compat_pickle), applied to GLOBAL before the allowlist:
+ * protocol 2 writes Python 3's builtins as __builtin__. */
+static const char *const import_mapping[][2] = {
+    {"__builtin__", "builtins"}, {"copy_reg", "copyreg"},
+    {"Queue", "queue"}, {"repr", "reprlib"},
+    {"_abcoll", "collections.abc"}, {"UserDict", "collections"},
+    {"UserList", "collections"}, {"UserString", "collections"},
+    {"whichdb", "dbm"}, {"StringIO", "io"}, {"cStringIO", "io"},
+};
+
+static const char *const name_mapping[][4] = {
+    {"__builtin__", "xrange", "builtins", "range"},
+    {"__builtin__", "reduce", "functools", "reduce"},
+    {"__builtin__", "intern", "sys", "intern"},
+    {"__builtin__", "unichr", "builtins", "chr"},
+    {"__builtin__", "unicode", "builtins", "str"},
+    {"__builtin__", "long", "builtins", "int"},
+    {"itertools", "izip", "builtins", "zip"},
+    {"itertools", "imap", "builtins", "map"},
+    {"itertools", "ifilter", "builtins", "filter"},
+    {"itertools", "ifilterfalse", "itertools", "filterfalse"},
+    {"itertools", "izip_longest", "itertools", "zip_longest"},
+    {"UserDict", "IterableUserDict", "collections", "UserDict"},
+    {"UserList", "UserList", "collections", "UserList"},
+    {"UserDict", "UserDict", "collections", "UserDict"},
+    {"whichdb", "whichdb", "dbm", "whichdb"},
+};
+
+static void pickle_map_py2(pv *g)
+{
+    for (size_t i = 0; i < sizeof name_mapping / sizeof *name_mapping; i++)
+        if (strcmp(g->u.g.module, name_mapping[i][0]) == 0 &&
+            strcmp(g->u.g.name, name_mapping[i][1]) == 0) {
+            g->u.g.module = name_mapping[i][2];
+            g->u.g.name = name_mapping[i][3];
+            return;
+        }
+    for (size_t i = 0; i < sizeof import_mapping / sizeof *import_mapping;
+         i++)
+        if (strcmp(g->u.g.module, import_mapping[i][0]) == 0) {
+            g->u.g.module = import_mapping[i][1];
+            return;
+        }
+}
 
 static int pickle_blocked_module(const char *m)
 {
@@ -115,36 +167,61 @@ static int pickle_printable(const char *s)
     return 1;
 }
 
-int pickle_resolve_global(pv *g, int torchscript)
+/* 1 when `full` is "module.name". */
+static int pickle_path_is(const char *full, const char *module,
+                          const char *name)
 {
+    size_t ml = strlen(module);
+    return strncmp(full, module, ml) == 0 && full[ml] == '.' &&
+           strcmp(full + ml + 1, name) == 0;
+}
+
+int pickle_resolve_global(pv *g, int torchscript, int map_py2)
+{
+    char full[404], was[420] = "";
+    const char *m0 = g->u.g.module, *n0 = g->u.g.name;
+    if (map_py2)
+        pickle_map_py2(g);
     const char *m = g->u.g.module, *n = g->u.g.name;
     if (!pickle_printable(m) || !pickle_printable(n) || strlen(m) > 200 ||
         strlen(n) > 200)
         return err_set("unsafe global with an unprintable or over-long name "
                        "refused");
-    if (pickle_blocked_module(m))
-        return err_set("unsafe global '%s.%s' refused", m, n);
+    snprintf(full, sizeof full, "%s.%s", m, n);
+    if (m != m0 || n != n0) /* mapped: name what the file says too */
+        snprintf(was, sizeof was, "'%.200s.%.200s' (", m0, n0);
+    if (pickle_blocked_module(m) || pickle_blocked_module(full))
+        return err_set("unsafe global %s'%s'%s refused", was, full,
+                       *was ? ")" : "");
     g->u.g.dt = DT_NONE;
-    if (strcmp(m, "torch") == 0) {
+    g->u.g.needs_build = 0;
+    if (strncmp(full, "torch.", 6) == 0) {
+        const char *rest = full + 6;
         for (size_t i = 0; i < sizeof storage_types / sizeof *storage_types;
              i++)
-            if (strcmp(n, storage_types[i].name) == 0) {
+            if (strcmp(rest, storage_types[i].name) == 0) {
                 g->u.g.kind = PG_STORAGE;
                 g->u.g.dt = (uint8_t)storage_types[i].dt;
+                g->u.g.module = "torch";
+                g->u.g.name = storage_types[i].name;
                 return 0;
             }
         for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++)
-            if (strcmp(n, dtypes[i].name) == 0) {
+            if (strcmp(rest, dtypes[i].name) == 0) {
                 g->u.g.kind = PG_DTYPE;
                 g->u.g.dt = (uint8_t)dtypes[i].dt;
+                g->u.g.module = "torch";
+                g->u.g.name = dtypes[i].name;
                 return 0;
             }
     }
     for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
-        if (strcmp(m, allowed[i].module) == 0 &&
-            strcmp(n, allowed[i].name) == 0 &&
+        if (pickle_path_is(full, allowed[i].module, allowed[i].name) &&
             (!allowed[i].script_only || torchscript)) {
             g->u.g.kind = (uint8_t)allowed[i].kind;
+            g->u.g.needs_build = (uint8_t)allowed[i].needs_build;
+            g->u.g.module = allowed[i].module;
+            g->u.g.name = allowed[i].name;
             return 0;
         }
     if (torchscript && (strcmp(m, "__torch__") == 0 ||
@@ -152,7 +229,8 @@ int pickle_resolve_global(pv *g, int torchscript)
         g->u.g.kind = PG_SCRIPT_CLASS;
         return 0;
     }
-    return err_set("unsafe global '%s.%s' refused", m, n);
+    return err_set("unsafe global %s'%s'%s refused", was, full,
+                   *was ? ")" : "");
 }
 
 /* An int argument that must be a non-negative 64-bit value. */
@@ -260,6 +338,94 @@ static pv *pickle_make_param(pickle_machine *pm, const pv *args)
     return t;
 }
 
+static const char *const layout_names[] = {
+    "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr",
+    "sparse_bsc", "_mkldnn", "jagged",
+};
+
+const char *pickle_layout_name(pl_layout l)
+{
+    return (size_t)l < sizeof layout_names / sizeof *layout_names
+               ? layout_names[l] : "?";
+}
+
+/* _get_layout("torch.sparse_coo"): an object standing for the layout. */
+static pv *pickle_make_layout(pickle_machine *pm, const pv *args)
+{
+    const pv *a = args->u.seq.n == 1 ? args->u.seq.items[0] : NULL;
+    if (!a || a->type != PV_STR || strncmp(a->u.str.s, "torch.", 6) != 0) {
+        err_set("torch.serialization._get_layout() of a %s",
+                a ? pickle_type_name(a) : "wrong number of arguments");
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof layout_names / sizeof *layout_names; i++)
+        if (strcmp(a->u.str.s + 6, layout_names[i]) == 0) {
+            pv *r = pickle_new(pm, PV_OBJECT);
+            if (r) {
+                r->u.o.module = "torch";
+                r->u.o.name = layout_names[i];
+                r->u.o.layout = (uint8_t)(i + 1);
+            }
+            return r;
+        }
+    err_set("unknown tensor layout '%.60s'", a->u.str.s);
+    return NULL;
+}
+
+/* _rebuild_sparse_tensor(layout, (indices, values, size[, coalesced])):
+ * a sparse COO tensor of the dense shape `size`, dtype of its values.
+ * indices is [sparse_dim, nnz] int64, values [nnz, dense dims...]. */
+static pv *pickle_make_sparse(pickle_machine *pm, const pv *args)
+{
+    pv *const *a = args->u.seq.items;
+    if (args->u.seq.n != 2 || a[0]->type != PV_OBJECT || !a[0]->u.o.layout) {
+        err_set("_rebuild_sparse_tensor without a layout");
+        return NULL;
+    }
+    pl_layout l = (pl_layout)(a[0]->u.o.layout - 1);
+    if (l != PL_SPARSE_COO) {
+        err_set("sparse layout torch.%s is not supported (only sparse_coo)",
+                pickle_layout_name(l));
+        return NULL;
+    }
+    const pv *d = a[1];
+    if (d->type != PV_TUPLE || (d->u.seq.n != 3 && d->u.seq.n != 4) ||
+        d->u.seq.items[0]->type != PV_TENSOR ||
+        d->u.seq.items[1]->type != PV_TENSOR) {
+        err_set("sparse_coo tensor data is not (indices, values, size)");
+        return NULL;
+    }
+    const pv *ix = d->u.seq.items[0], *val = d->u.seq.items[1];
+    pv *t = pickle_new(pm, PV_TENSOR);
+    size_t nd;
+    if (!t || pickle_get_dims(pm, d->u.seq.items[2], "size", &t->u.t.size,
+                              &nd))
+        return NULL;
+    if (ix->u.t.dt != DT_I64 || ix->u.t.ndim != 2 || val->u.t.ndim < 1 ||
+        ix->u.t.layout || val->u.t.layout || ix->u.t.size[0] > nd ||
+        ix->u.t.size[1] != val->u.t.size[0] ||
+        ix->u.t.size[0] + val->u.t.ndim - 1 != nd) {
+        err_set("sparse_coo tensor: indices and values do not fit its %zu "
+                "dimensions", nd);
+        return NULL;
+    }
+    for (unsigned k = 1; k < val->u.t.ndim; k++)
+        if (val->u.t.size[k] != t->u.t.size[ix->u.t.size[0] + k - 1]) {
+            err_set("sparse_coo tensor: values of the wrong dense shape");
+            return NULL;
+        }
+    t->u.t.stride = pickle_alloc(pm, (nd + 1) * sizeof *t->u.t.stride);
+    if (!t->u.t.stride)
+        return NULL;
+    t->u.t.storage = val->u.t.storage;
+    t->u.t.dt = val->u.t.dt;
+    t->u.t.ndim = (uint8_t)nd;
+    t->u.t.layout = PL_SPARSE_COO;
+    t->u.t.indices = ix;
+    t->u.t.values = val;
+    return t;
+}
+
 pv *pickle_call(pickle_machine *pm, const pv *fn, const pv *args, int depth)
 {
     pv *r = NULL;
@@ -325,6 +491,10 @@ pv *pickle_call(pickle_machine *pm, const pv *fn, const pv *args, int depth)
             r->u.o.name = fn->u.g.name;
         }
         return r;
+    case PG_LAYOUT:
+        return pickle_make_layout(pm, args);
+    case PG_SPARSE:
+        return pickle_make_sparse(pm, args);
     case PG_UNSUPPORTED:
         err_set("'%s.%s' is not supported (quantized, sparse or subclass "
                 "tensor)", fn->u.g.module, fn->u.g.name);

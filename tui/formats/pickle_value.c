@@ -110,8 +110,16 @@ int pickle_dict_set(pickle_machine *pm, pv *d, pv *k, pv *v)
 
 int pickle_dict_from_pairs(pickle_machine *pm, pv *d, const pv *pairs)
 {
+    if (pairs->type == PV_DICT) { /* Counter({key: count}) */
+        for (size_t i = 0; i + 1 < pairs->u.dict.n; i += 2)
+            if (pickle_dict_set(pm, d, pairs->u.dict.kv[i],
+                                pairs->u.dict.kv[i + 1]))
+                return -1;
+        return 0;
+    }
     if (pairs->type != PV_LIST && pairs->type != PV_TUPLE)
-        return err_set("OrderedDict of a %s", pickle_type_name(pairs));
+        return err_set("OrderedDict or Counter of a %s",
+                       pickle_type_name(pairs));
     for (size_t i = 0; i < pairs->u.seq.n; i++) {
         const pv *p = pairs->u.seq.items[i];
         if (p->type != PV_TUPLE || p->u.seq.n != 2)

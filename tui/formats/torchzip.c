@@ -80,17 +80,21 @@ static int tz_mul(uint64_t a, uint64_t b, uint64_t *out)
     return 0;
 }
 
-int tz_add_tensor(tz_ctx *c, const pv *v, tensor_kind kind, unsigned flags)
+/* Checks strided tensor v against its storage record: sets *rec, the
+ * byte offset of its first element in the record and its element count.
+ * 0 or -1 with err set (naming `name`). */
+static int tz_extent(tz_ctx *c, const pv *v, const char *name,
+                     const zip_entry **rec, uint64_t *off_out,
+                     uint64_t *numel_out)
 {
     const pv *s = v->u.t.storage;
     char rel[1100];
-    const char *name = c->name_len ? c->name : "tensor";
-    size_t nlen = c->name_len ? c->name_len : 6;
     dtype dt = (dtype)v->u.t.dt;
     unsigned bits = dtype_bits(dt);
     uint64_t esize = bits / 8, st_esize, st_bytes, max_i = 0, numel = 1,
              off_bytes, end;
-    int n = snprintf(rel, sizeof rel, "data/%s", s->u.st.key);
+    int n = snprintf(rel, sizeof rel, "%s/%s",
+                     c->st_dir ? c->st_dir : "data", s->u.st.key);
     if (n < 0 || (size_t)n >= sizeof rel)
         return err_set("%s: storage key too long", name);
     const zip_entry *e = zip_find(&c->z, rel, (size_t)n);
@@ -130,10 +134,59 @@ int tz_add_tensor(tz_ctx *c, const pv *v, tensor_kind kind, unsigned flags)
                        "storage %s of %llu bytes", name,
                        (unsigned long long)end, rel,
                        (unsigned long long)st_bytes);
+    *rec = e;
+    *off_out = off_bytes;
+    *numel_out = numel;
+    return 0;
+}
+
+/* A sparse COO tensor: listed with its dense shape and its values'
+ * dtype, kind other (never a trainable parameter: its bytes are not a
+ * dense tensor a trainer could map), TF_SPARSE; numel and bytes are what
+ * is stored (values, and values plus indices). */
+static int tz_add_sparse(tz_ctx *c, const pv *v, const char *name,
+                         size_t nlen)
+{
+    const zip_entry *ie, *ve;
+    uint64_t ioff, inum, voff, vnum, ib, vb;
+    const pv *ix = v->u.t.indices, *val = v->u.t.values;
+    if (tz_extent(c, ix, name, &ie, &ioff, &inum) ||
+        tz_extent(c, val, name, &ve, &voff, &vnum))
+        return -1;
+    if (tz_mul(inum, dtype_bits((dtype)ix->u.t.dt) / 8, &ib) ||
+        tz_mul(vnum, dtype_bits((dtype)val->u.t.dt) / 8, &vb) ||
+        ib > UINT64_MAX - vb)
+        return err_set("%s: sparse tensor size overflows", name);
+    long idx = table_add(c->t, name, nlen, (dtype)v->u.t.dt, v->u.t.ndim,
+                         v->u.t.size);
+    if (idx < 0)
+        return -1;
+    table_tensor *x = table_at(c->t, (size_t)idx);
+    x->kind = TK_OTHER;
+    x->flags |= TF_SPARSE;
+    x->file = c->file;
+    x->offset = ve->data_off + voff;
+    x->numel = vnum;
+    x->nbytes = ib + vb;
+    return 0;
+}
+
+int tz_add_tensor(tz_ctx *c, const pv *v, tensor_kind kind, unsigned flags)
+{
+    const pv *s = v->u.t.storage;
+    const char *name = c->name_len ? c->name : "tensor";
+    size_t nlen = c->name_len ? c->name_len : 6;
+    dtype dt = (dtype)v->u.t.dt;
+    const zip_entry *e;
+    uint64_t off_bytes, numel;
+    if (v->u.t.layout == PL_SPARSE_COO)
+        return tz_add_sparse(c, v, name, nlen);
+    if (tz_extent(c, v, name, &e, &off_bytes, &numel))
+        return -1;
     size_t ei = zip_index(&c->z, e);
     if (c->st_id[ei] != TABLE_NO_STORAGE && c->st_dt[ei] != s->u.st.dt)
         return err_set("%s: storage %s used with two storage types", name,
-                       rel);
+                       e->name);
     long idx = table_add(c->t, name, nlen, dt, v->u.t.ndim, v->u.t.size);
     if (idx < 0)
         return -1;
@@ -356,6 +409,11 @@ static int tz_key_in(const pv *k, const char *const *keys, size_t n)
     return 0;
 }
 
+int tz_walk_other(tz_ctx *c, const pv *v)
+{
+    return tz_walk(c, v, WM_OTHER, 1);
+}
+
 /* Applies the model rule (top of file) to the top value. */
 static int tz_walk_top(tz_ctx *c, const pv *top)
 {
@@ -398,6 +456,7 @@ static int tz_walk_top(tz_ctx *c, const pv *top)
 }
 
 /* ---- the reader --------------------------------------------------- */
+
 
 /* The unpickler refused data.pkl: names a pickled nn.Module as such, with
  * what to save instead (sniff_pickle_model), else prefixes its message.
@@ -502,6 +561,8 @@ int torchzip_read(const char *path, table *t)
             err_prefix("%s", path);
         goto cleanup;
     }
+    if (script && tz_read_constants(&c, &pm))
+        goto cleanup;
     if (c.meta_dropped) {
         char v[64];
         int n = snprintf(v, sizeof v, "%zu more entries not shown",

@@ -16,6 +16,8 @@ typedef struct tz_code tz_code;
 
 typedef struct {
     const char *path; /* the checkpoint, for messages */
+    const char *st_dir; /* folder of storage records: "data" (NULL) or
+                           "constants" (TorchScript constants.pkl) */
     zip_archive z;
     table *t;
     uint32_t file;      /* the table's file index */
@@ -52,6 +54,18 @@ static inline void tz_pop(tz_ctx *c, long old)
  * parameter / buffer from the class's __parameters__ / __buffers__ in
  * code/ (read, never run); other tensors TK_OTHER. 0 or -1 with err. */
 int tz_walk_script(tz_ctx *c, const pv *root);
+
+/* Walks v under the current name with every tensor kind other (as the
+ * non-model values of a training checkpoint). 0 or -1 with err set. */
+int tz_walk_other(tz_ctx *c, const pv *v);
+
+/* TorchScript's constants.pkl: a tuple of the constants the code uses
+ * (tensors with records under constants/, a frozen module's weights),
+ * run through the same machine and allowlist as data.pkl (values in
+ * `pm`), never executed. Its tensors are listed as kind other, named
+ * "constants.pkl.N"; an empty tuple adds nothing. 0 or -1 with err set
+ * (naming the file and constants.pkl). */
+int tz_read_constants(tz_ctx *c, pickle_machine *pm);
 
 /* Frees the class-source cache. NULL-safe. */
 void tz_code_free(tz_ctx *c);

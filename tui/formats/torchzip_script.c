@@ -260,3 +260,34 @@ int tz_walk_script(tz_ctx *c, const pv *root)
                        pickle_type_name(root));
     return tz_script_object(c, root, 0);
 }
+
+int tz_read_constants(tz_ctx *c, pickle_machine *pm)
+{
+    const zip_entry *e = zip_find(&c->z, "constants.pkl", 13);
+    unsigned char *pkl = NULL;
+    size_t len = 0;
+    pv *top = NULL;
+    int rc = -1;
+    if (zip_read_entry(&c->z, e, TZ_MAX_PKL, &pkl, &len))
+        goto cleanup;
+    pickle_options opt = {1, len > PICKLE_MAX_OPS ? len : 0,
+                          len / 4 > PICKLE_MAX_MEMO ? len / 4 : 0};
+    if (pickle_run(pm, pkl, len, &opt, &top)) {
+        err_prefix("%s: constants.pkl", c->path);
+        goto cleanup;
+    }
+    rc = 0;
+    if ((top->type == PV_TUPLE || top->type == PV_LIST) && top->u.seq.n == 0)
+        goto cleanup;
+    c->st_dir = "constants";
+    long old = tz_push(c, "constants.pkl", 13);
+    rc = old < 0 ? -1 : tz_walk_other(c, top);
+    if (rc == 0)
+        tz_pop(c, old);
+    c->st_dir = NULL;
+    if (rc && strncmp(err_msg(), c->path, strlen(c->path)) != 0)
+        err_prefix("%s: constants.pkl", c->path);
+cleanup:
+    free(pkl);
+    return rc;
+}
