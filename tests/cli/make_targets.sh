@@ -19,7 +19,7 @@ if grep -q -- '--doc docs/example.md' "$cli_tmp/upd"; then cli_pass; else
     cli_fail "UPDATE_DOCS" "$(cat "$cli_tmp/upd")"
 fi
 last=$(grep -v '^ *$' tests/demo.sh | tail -n 1)
-if [ "$last" = 'echo "  $TUI --headless --plan $plan"' ] &&
+if [ "$last" = 'echo "  $TUI --headless --plan $plan$out"' ] &&
     ! grep -q '^ *exec ' tests/demo.sh; then
     cli_pass
 else
