@@ -2,19 +2,24 @@
  *
  * It parses the opcodes of pickle protocols 2 to 5 (and the protocol-0
  * forms torch writers use) and builds a tree of values instead of calling
- * anything. A GLOBAL / STACK_GLOBAL is matched by (module, name) against
- * an allowlist that follows PyTorch's weights_only unpickler
- * (formats.md "weights_only allowlist"); anything else is refused by name
- * ("unsafe global 'os.system' refused"), and modules sys, os, posix and nt
- * are always refused. REDUCE / NEWOBJ / BUILD of an allowed global is
- * interpreted symbolically: _rebuild_tensor_v2 gives a tensor value,
- * OrderedDict() an empty dict, and so on.
+ * anything. A GLOBAL / STACK_GLOBAL is matched by its joined
+ * "module.name" (GLOBAL's Python 2 names renamed first, __builtin__ ->
+ * builtins) against an allowlist that follows PyTorch's weights_only
+ * unpickler (formats.md "The weights_only allowlist"); anything else is
+ * refused by name ("unsafe global 'os.system' refused"), and modules sys,
+ * os, posix and nt are always refused. REDUCE / NEWOBJ / BUILD of an
+ * allowed global is interpreted symbolically: _rebuild_tensor_v2 gives a
+ * tensor value, OrderedDict() an empty dict, _rebuild_sparse_tensor a
+ * sparse COO tensor, and so on.
  *
  * Structural checks (hostile-inputs.md rows 9-12, 17): SETITEM(S) only on
  * dicts, APPEND(S) only on lists, BUILD only on dicts, tensors and
  * TorchScript objects, BINPERSID only with a ('storage', ...) tuple, no
  * stack underflow, no MARK left open, no unknown memo index, no length
- * past the end, a STOP with exactly one value. Limits below.
+ * past the end, a STOP with exactly one value; FRAME lengths that agree
+ * with the opcodes inside, no torch.device made by NEWOBJ left without
+ * its BUILD, no value that contains itself (pickle_check.c). Limits
+ * below.
  *
  * All values live in one arena owned by the pickle_machine.
  */
