@@ -64,6 +64,8 @@ void plan_free(plan *p)
     }
     free(p->rules);
     free(p->frozen);
+    activation_free(p->estimate.activations);
+    free(p->estimate.activations);
     plan_init(p);
 }
 

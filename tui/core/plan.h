@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h"
+
 #define PLAN_VERSION 1
 #define PLAN_UNSET UINT64_MAX /* an absent count */
 #define PLAN_MAX_INPUT_DIMS 8 /* train.input_shape's longest list */
@@ -55,6 +57,10 @@ typedef struct {
     const char *optimizer, *precision; /* NULL when absent */
     uint64_t trainable_parameters;     /* PLAN_UNSET when absent */
     plan_bytes bytes;
+    activation *activations;           /* estimate.activations: the
+                                          measurement saved with the plan;
+                                          NULL when absent; owned (freed
+                                          by plan_free) */
 } plan_estimate;
 
 typedef struct {
