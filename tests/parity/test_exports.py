@@ -74,21 +74,12 @@ NAME = "test_exports"
 WORKERS = 2
 
 
-def sanitized(path):
-    """True for an ASan build (as tests/cli/limits.sh tells it)."""
-    try:
-        with open(path, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
 # Under ASan every run pays for the leak check at exit (about 50 ms here):
 # the runs that only set up a case (resolve a set, reload a plan) skip it,
 # and so does every export run but one in five; the pattern variants, the
 # distinct sets (every other one), the random subsets of the tricky names
 # and the LLaMA-Factory settings are sampled.
-SAN = sanitized(checks.TUI)
+SAN = checks.sanitized(checks.TUI)
 QUICK_ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get(
     "ASAN_OPTIONS", "") + ":detect_leaks=0") if SAN else None
 OUTCOMES = {}   # (format, "exported" / "refused") -> plans

@@ -105,6 +105,15 @@ def missing_tui(name):
     return abort(name, "%s: %s is not built" % (name, TUI))
 
 
+def sanitized(path=None):
+    """True for an ASan build (as tests/cli/limits.sh tells it)."""
+    try:
+        with open(path or TUI, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 def run_tui(*args, timeout=120, cwd=None, env=None):
     try:
         p = subprocess.run([TUI, *args], stdout=subprocess.PIPE,
