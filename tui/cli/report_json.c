@@ -177,9 +177,15 @@ static void put_here(FILE *out, session *s, const preset_list *l,
     }
     fprintf(out, ",\n   \"here\": {\"fits\": %s, \"matched_tensors\": %zu, "
             "\"empty_rules\": %zu, \"frozen_tensors\": %zu, "
-            "\"frozen_numel\": %llu}", pv.fits ? "true" : "false",
+            "\"frozen_numel\": %llu", pv.fits ? "true" : "false",
             pv.matched_tensors, pv.empty_rules, pv.frozen_tensors,
             pv.frozen_numel);
+    if (pv.act_measured)
+        fprintf(out, ", \"activations\": {\"kept_bytes\": %llu, "
+                "\"measured_bytes\": %llu}",
+                (unsigned long long)pv.act_kept,
+                (unsigned long long)pv.act_measured);
+    fputs("}", out);
 }
 
 int report_json_presets(FILE *out, const preset_list *l, session *s)
