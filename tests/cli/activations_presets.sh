@@ -4,7 +4,9 @@
 # with everything trainable) says per preset "keeps ~X% of measured
 # activations" (tui/core/activation_share.c: modules before the first
 # one with a trainable parameter save nothing, the rest keep their
-# bytes), in text and --json; without a measurement it says nothing.
+# bytes), in text and --json; without a measurement it says nothing; and
+# norms-only and bitfit say they save no activations with norms near the
+# input.
 . "$(dirname "$0")/lib/common.sh"
 cli_begin activations_presets
 cli_abs_paths
@@ -54,4 +56,15 @@ else
 fi
 "$TUI" --presets --json --plan "$cli_tmp/none.yaml" >"$cli_tmp/json" 2>&1
 if grep -q '"activations"' "$cli_tmp/json"; then cli_fail "no measurement --json" "key present"; else cli_pass; fi
+# norms-only and bitfit say plainly that they save no activations on
+# models with norms near the input
+"$TUI" --presets >"$cli_tmp/out" 2>&1
+for p in norms-only bitfit; do
+    if awk -v p="$p" '$1 == p { getline; print; exit }' "$cli_tmp/out" |
+        grep -q "Saves no activation memory on models with a .*norm near the input"; then
+        cli_pass
+    else
+        cli_fail "$p description" "no word on activations"
+    fi
+done
 cli_end
