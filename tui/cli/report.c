@@ -92,7 +92,8 @@ int report_summary(FILE *out, session *s)
             count_of(tot.bytes, "byte", "bytes", b, sizeof b));
     report_sparse(out, &s->t);
     fputc('\n', out);
-    if (memory_write_report(out, &e))
+    if (memory_write_report_measured(out, &e, s->has_base
+                                     ? s->base.estimate.activations : NULL))
         return -1;
     return finish(out);
 }

@@ -36,6 +36,41 @@ static void put_parts(FILE *out, const char *key, const mem_parts *p)
             (unsigned long long)p->trainable_tensors);
 }
 
+/* ",\n  "activations": {...}": the plan's measurement (activation.h)
+ * and this plan's total with it. -1 with err set when the sum
+ * overflows. */
+static int put_activations(FILE *out, const activation *m, uint64_t total)
+{
+    uint64_t with;
+    if (__builtin_add_overflow(total, m->activation_bytes, &with))
+        return err_set("the total with the measured activations overflows "
+                       "64 bits");
+    fprintf(out, ",\n  \"activations\": {\"batch\": %llu, "
+            "\"activation_bytes\": %llu, \"peak_bytes\": %llu, "
+            "\"device\": ", (unsigned long long)m->batch,
+            (unsigned long long)m->activation_bytes,
+            (unsigned long long)m->peak_bytes);
+    if (m->device)
+        put_str(out, m->device);
+    else
+        fputs("null", out);
+    fputs(", \"libtorch\": ", out);
+    if (m->libtorch)
+        put_str(out, m->libtorch);
+    else
+        fputs("null", out);
+    fputs(", \"per_module\": [", out);
+    for (size_t i = 0; i < m->nmodules; i++) {
+        fputs(i ? ", {\"module\": " : "{\"module\": ", out);
+        put_str(out, m->modules[i].module);
+        fprintf(out, ", \"activation_bytes\": %llu}",
+                (unsigned long long)m->modules[i].bytes);
+    }
+    fprintf(out, "], \"total_with_activations\": %llu}",
+            (unsigned long long)with);
+    return 0;
+}
+
 int report_json_summary(FILE *out, session *s)
 {
     mem_estimate e;
@@ -68,6 +103,9 @@ int report_json_summary(FILE *out, session *s)
     put_parts(out, "before", &e.before);
     fputs(",\n", out);
     put_parts(out, "after", &e.after);
+    if (s->has_base && s->base.estimate.activations &&
+        put_activations(out, s->base.estimate.activations, e.after.total) < 0)
+        return -1;
     fputs("}}\n", out);
     return finish(out);
 }
@@ -139,9 +177,15 @@ static void put_here(FILE *out, session *s, const preset_list *l,
     }
     fprintf(out, ",\n   \"here\": {\"fits\": %s, \"matched_tensors\": %zu, "
             "\"empty_rules\": %zu, \"frozen_tensors\": %zu, "
-            "\"frozen_numel\": %llu}", pv.fits ? "true" : "false",
+            "\"frozen_numel\": %llu", pv.fits ? "true" : "false",
             pv.matched_tensors, pv.empty_rules, pv.frozen_tensors,
             pv.frozen_numel);
+    if (pv.act_measured)
+        fprintf(out, ", \"activations\": {\"kept_bytes\": %llu, "
+                "\"measured_bytes\": %llu}",
+                (unsigned long long)pv.act_kept,
+                (unsigned long long)pv.act_measured);
+    fputs("}", out);
 }
 
 int report_json_presets(FILE *out, const preset_list *l, session *s)

@@ -302,7 +302,42 @@ static int report_row(FILE *f, const char *label, uint64_t before,
                : 0;
 }
 
+/* The measured activations (activation.h) in place of the "not
+ * estimated" line: their bytes, where they were measured, and this
+ * plan's total with them added. */
+static int report_measured(FILE *f, const mem_estimate *e,
+                           const activation *m)
+{
+    char c1[32], c2[32], h1[32], h2[32], h3[32];
+    uint64_t with;
+    if (__builtin_add_overflow(e->after.total, m->activation_bytes, &with))
+        return err_set("writing the memory report: the total with the "
+                       "measured activations overflows 64 bits");
+    return fprintf(f, "activations: %s %s (%s) measured at batch %" PRIu64
+                   " on %s (libtorch %s), peak %s above the step's start; "
+                   "for the frozen set they were measured with\n"
+                   "total with activations: %s %s (%s), this plan's total "
+                   "above plus the measured activations\n",
+                   human_count(m->activation_bytes, c1, sizeof c1),
+                   human_plural(m->activation_bytes, "byte", "bytes"),
+                   human_bytes(m->activation_bytes, h1, sizeof h1), m->batch,
+                   m->device ? m->device : "an unknown device",
+                   m->libtorch ? m->libtorch : "version unknown",
+                   human_bytes(m->peak_bytes, h2, sizeof h2),
+                   human_count(with, c2, sizeof c2),
+                   human_plural(with, "byte", "bytes"),
+                   human_bytes(with, h3, sizeof h3)) < 0
+               ? err_set("writing the memory report: output error")
+               : 0;
+}
+
 int memory_write_report(FILE *f, const mem_estimate *e)
+{
+    return memory_write_report_measured(f, e, NULL);
+}
+
+int memory_write_report_measured(FILE *f, const mem_estimate *e,
+                                 const activation *measured)
 {
     const mem_parts *b = &e->before, *a = &e->after;
     char c1[32], c2[32], c3[32], c4[32], hb[32];
@@ -334,9 +369,10 @@ int memory_write_report(FILE *f, const mem_estimate *e)
                        e->optimizer == MEM_ADAM8BIT
                            ? "fp32 absmax per 256-element block"
                            : "a 4-byte float32 step tensor per parameter") < 0;
-    bad |= fprintf(f, "activations are not estimated (they depend on batch "
-                   "and input size)\n") < 0;
+    if (!measured)
+        bad |= fprintf(f, "activations are not estimated (they depend on "
+                       "batch and input size)\n") < 0;
     if (bad)
         return err_set("writing the memory report: output error");
-    return 0;
+    return measured ? report_measured(f, e, measured) : 0;
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "activation.h"
 #include "bitset.h"
 #include "table.h"
 
@@ -114,5 +115,13 @@ int memory_precision_parse(const char *s, mem_precision *out);
  * and the line "activations are not estimated". Returns 0, or -1 with err
  * set when writing fails. */
 int memory_write_report(FILE *f, const mem_estimate *e);
+
+/* As memory_write_report; with a measurement (`measured` not NULL, e.g.
+ * a plan's estimate.activations), the "not estimated" line gives way to
+ * "activations: N bytes (H) measured at batch B on DEVICE (libtorch V)"
+ * and "total with activations: ...", this plan's total plus the measured
+ * bytes. Returns 0, or -1 with err set (write error, the sum overflows). */
+int memory_write_report_measured(FILE *f, const mem_estimate *e,
+                                 const activation *measured);
 
 #endif

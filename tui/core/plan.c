@@ -4,6 +4,7 @@
 #include "plan.h"
 
 #include "err.h"
+#include "plan_activation.h"
 #include "suggest.h"
 #include "table.h"
 #include "utf8.h"
@@ -185,7 +186,7 @@ static const char *const model_keys[] = {"path", "format", "fingerprint",
                                          "tensors", "parameters", NULL};
 static const char *const estimate_keys[] = {"optimizer", "precision",
                                             "trainable_parameters", "bytes",
-                                            NULL};
+                                            "activations", NULL};
 static const char *const bytes_keys[] = {"weights", "master", "gradients",
                                          "optimizer", "buffers", "total",
                                          "total_if_all_trainable", NULL};
@@ -412,7 +413,8 @@ static int read_estimate(reader *r, const ynode *root)
     if (get_str(r, e, "optimizer", &pe->optimizer) < 0 ||
         get_str(r, e, "precision", &pe->precision) < 0 ||
         get_u64(r, e, "trainable_parameters", &pe->trainable_parameters) < 0 ||
-        get_map(r, e, "bytes", &b, bytes_keys) < 0)
+        get_map(r, e, "bytes", &b, bytes_keys) < 0 ||
+        plan_read_activations(r->d, e, r->p) < 0)
         return -1;
     if (!b)
         return 0;

@@ -10,6 +10,7 @@
 
 #include "atomic.h"
 #include "err.h"
+#include "plan_activation.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -108,7 +109,8 @@ int plan_validate(const plan *p)
     if (check_str("model.path", p->model.path) < 0 ||
         check_str("model.format", p->model.format) < 0 ||
         check_str("estimate.optimizer", p->estimate.optimizer) < 0 ||
-        check_str("estimate.precision", p->estimate.precision) < 0)
+        check_str("estimate.precision", p->estimate.precision) < 0 ||
+        plan_check_activations(p->estimate.activations) < 0)
         return -1;
     for (size_t i = 0; i < p->nrules; i++)
         if (p->rules[i].kind != PLAN_INVERT &&
@@ -364,6 +366,30 @@ static int emit_lists(writer *w, const plan *p)
     return 0;
 }
 
+/* estimate.activations: a block mapping, per_module a list of flow maps
+ * (the order plan_activation.c reads). */
+static int emit_activations(writer *w, const activation *a)
+{
+    if (!a)
+        return 0;
+    if (key(w, "activations") < 0 || emit_map(w, 0) < 0 ||
+        key(w, "batch") < 0 || emit_u64(w, a->batch) < 0 ||
+        key(w, "activation_bytes") < 0 || emit_u64(w, a->activation_bytes) < 0 ||
+        key(w, "peak_bytes") < 0 || emit_u64(w, a->peak_bytes) < 0 ||
+        kv_str(w, "device", a->device) < 0 ||
+        kv_str(w, "libtorch", a->libtorch) < 0 ||
+        (a->nmodules && (key(w, "per_module") < 0 || emit_seq(w, 0) < 0)))
+        return -1;
+    for (size_t i = 0; i < a->nmodules; i++)
+        if (emit_map(w, 1) < 0 || kv_str(w, "module", a->modules[i].module) < 0 ||
+            key(w, "bytes") < 0 || emit_u64(w, a->modules[i].bytes) < 0 ||
+            emit_end(w, 1) < 0)
+            return -1;
+    if (a->nmodules && emit_end(w, 0) < 0)
+        return -1;
+    return emit_end(w, 1);
+}
+
 static int emit_estimate(writer *w, const plan_estimate *e)
 {
     const plan_bytes *b = &e->bytes;
@@ -372,7 +398,8 @@ static int emit_estimate(writer *w, const plan_estimate *e)
                     b->buffers != PLAN_UNSET || b->total != PLAN_UNSET ||
                     b->total_if_all_trainable != PLAN_UNSET;
     if (!e->optimizer && !e->precision &&
-        e->trainable_parameters == PLAN_UNSET && !any_bytes)
+        e->trainable_parameters == PLAN_UNSET && !any_bytes &&
+        !e->activations)
         return 0;
     if (key(w, "estimate") < 0 || emit_map(w, 0) < 0 ||
         kv_str(w, "optimizer", e->optimizer) < 0 ||
@@ -389,6 +416,8 @@ static int emit_estimate(writer *w, const plan_estimate *e)
          kv_u64(w, "total", b->total) < 0 ||
          kv_u64(w, "total_if_all_trainable", b->total_if_all_trainable) < 0 ||
          emit_end(w, 1) < 0))
+        return -1;
+    if (emit_activations(w, e->activations) < 0)
         return -1;
     return emit_end(w, 1);
 }

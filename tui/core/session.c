@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation_share.h"
 #include "err.h"
 #include "human.h"
 #include "plan_resolve.h"
@@ -363,6 +364,12 @@ int session_preview_preset(const session *s, const preset_list *l,
     pv->total_numel = tot.parameter_numel;
     if (x.empty)
         describe_empty(r, n, &x, "", pv->empty, sizeof pv->empty);
+    activation_share sh;
+    if (s->has_base && s->base.estimate.activations &&
+        activation_share_of(s->base.estimate.activations, &s->t, &b, &sh) == 0) {
+        pv->act_kept = sh.kept;
+        pv->act_measured = sh.measured;
+    }
     if (out)
         bitset_copy(out, &b);
     rc = 0;
@@ -382,13 +389,18 @@ const char *session_preview_line(const session_preview *pv, char *buf,
         snprintf(buf, cap, "does not fit this model: %s", pv->empty);
         return buf;
     }
-    snprintf(buf, cap, "would freeze %s %s, %s %s (%s)%s%s",
+    int n = snprintf(buf, cap, "would freeze %s %s, %s %s (%s)",
              human_count(pv->frozen_tensors, a, sizeof a),
              human_plural(pv->frozen_tensors, "tensor", "tensors"),
              human_count(pv->frozen_numel, c, sizeof c),
              human_plural(pv->frozen_numel, "parameter", "parameters"),
-             human_percent(pv->frozen_numel, pv->total_numel, p, sizeof p),
-             pv->empty_rules ? "; " : "", pv->empty_rules ? pv->empty : "");
+             human_percent(pv->frozen_numel, pv->total_numel, p, sizeof p));
+    if (pv->act_measured && n >= 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, ", keeps ~%s of measured "
+                      "activations", human_percent(pv->act_kept,
+                      pv->act_measured, p, sizeof p));
+    if (pv->empty_rules && n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "; %s", pv->empty);
     return buf;
 }
 

@@ -86,6 +86,10 @@ typedef struct {
     size_t frozen_tensors;  /* parameter names frozen afterwards */
     unsigned long long frozen_numel; /* their elements, a tie group once */
     unsigned long long total_numel;  /* the model's parameter elements */
+    uint64_t act_kept, act_measured; /* activation_share.h of the
+                               plan's measurement (base.estimate.
+                               activations) for this frozen set;
+                               act_measured 0 when there is none */
     char empty[SESSION_EMPTY_TEXT]; /* the rules that match nothing,
                                "2 of its 3 rules match nothing: unfreeze
                                'x', freeze 'y'" (patterns shortened) */
