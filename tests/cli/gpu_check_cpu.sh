@@ -8,7 +8,10 @@
 # bytes equal to the estimate, frozen tensors unchanged; one
 # --measure-memory cpu row per model whose activation bytes are within
 # 1% of PyTorch's saved_tensors_hooks count; and, on a
-# machine without CUDA, the note that the cuda rows were skipped.
+# machine without CUDA, the note that the cuda rows were skipped. Then
+# the comparison itself: run with --perturb (a reference whose losses,
+# byte counts and one frozen tensor are deliberately off), the check
+# must exit 1 and name each of the four failures for each model.
 # One thread (OMP_NUM_THREADS=1, which the check hands on as
 # TUI_THREADS), like the other trainer tests.
 # Prints "gpu_check_cpu: N passed, N failed"; exits 1 on any failure.
@@ -70,5 +73,25 @@ elif grep -q "cuda rows skipped" "$out"; then
     cli_pass
 else
     cli_fail "no-GPU note" "missing in: $(head -n 5 "$out")"
+fi
+OMP_NUM_THREADS=1 "$PY" "$check" "$TUI" "$cli_tmp/bad-run" --steps 3 \
+    --perturb --no-measure >"$cli_tmp/perturbed" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ]; then cli_pass; else
+    cli_fail "--perturb: exit status" "$rc, not 1: $(tail -n 5 "$cli_tmp/perturbed")"; fi
+for m in resnet18 encoder; do
+    for what in "loss differs from PyTorch's" "gradient bytes" \
+            "optimizer bytes" "frozen tensor(s) changed in weights.safetensors"; do
+        if grep "^gpu_check: FAIL $m cpu: " "$cli_tmp/perturbed" | grep -qF "$what"; then
+            cli_pass
+        else
+            cli_fail "--perturb: $m" "no FAIL line with '$what' in: $(grep FAIL "$cli_tmp/perturbed")"
+        fi
+    done
+done
+if grep -q "^gpu_check: passed" "$out" && grep -q "^gpu_check: FAILED" "$cli_tmp/perturbed"; then
+    cli_pass
+else
+    cli_fail "closing line" "not 'passed' / 'FAILED'"
 fi
 cli_end
