@@ -29,7 +29,7 @@ if [ ! -x "$TUI" ]; then
     exit 1
 fi
 if [ ! -f "$(dirname "$TUI")/libtui-train.so" ] && [ -z "$TUI_TRAIN_LIB" ]; then
-    echo "example_short: no trainer in this build (TORCH=off): skipped"
+    echo "example_short: skipped (no-trainer): no trainer in this build (TORCH=off)"
     echo "example_short: 0 passed, 0 failed"
     exit 0
 fi

@@ -116,7 +116,7 @@ if [ $# -ne 3 ]; then
 else
     passed=$((passed + $1))
     failed=$((failed + $2))
-    [ "$3" = 0 ] || echo "first_hour_doc: $3 trainer block(s) skipped (no trainer in this build)"
+    [ "$3" = 0 ] || cli_skip no-trainer "$3 trainer block(s) not run (no trainer in this build)"
     if [ $(($1 + $2)) -ge 15 ]; then cli_pass; else
         cli_fail "page" "only $(($1 + $2)) commands checked"
     fi

@@ -83,7 +83,7 @@ if command -v tmux >/dev/null 2>&1; then
     else cli_fail "header training" "$(ui_screen | head -n 2)"; fi
     ui_stop
 else
-    echo "format_notes: no tmux: the header checks are skipped"
+    cli_skip tmux "no tmux: the header checks are not made"
 fi
 
 cli_end

@@ -105,8 +105,8 @@ if [ "$EDITOR_SAMPLE" -gt 0 ] && command -v tmux >/dev/null 2>&1; then
         verdict "$rel (editor)" "$f" "$want" "$(cat "$cli_tmp/rc")" "" "$cli_tmp/err"
     done <"$cli_tmp/cases"
     echo "hostile_modes: editor on $ned files in $(( $(date +%s) - t0 )) s"
-else
-    echo "hostile_modes: no tmux (or EDITOR_SAMPLE=0): the editor mode is skipped"
+elif [ "$EDITOR_SAMPLE" -gt 0 ]; then
+    cli_skip tmux "no tmux: the editor mode is not checked"
 fi
 
 # 3. --headless with train.init naming the file
@@ -135,8 +135,8 @@ if [ "$HEADLESS_SAMPLE" -gt 0 ] && [ -f "$T/plan_mlp.yaml" ] &&
         fi
     done <"$cli_tmp/cases"
     echo "hostile_modes: --headless on $nh files in $(( $(date +%s) - t0 )) s"
-else
-    echo "hostile_modes: no trainer in this build (or HEADLESS_SAMPLE=0): --headless is skipped"
+elif [ "$HEADLESS_SAMPLE" -gt 0 ]; then
+    cli_skip no-trainer "no trainer in this build: --headless is not checked"
 fi
 
 if [ "$marker_before" -eq 0 ] && [ -e "$marker" ]; then

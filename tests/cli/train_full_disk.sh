@@ -29,20 +29,23 @@ PY=${PYTHON:-/usr/bin/python3}
 case $TUI in /*) ;; *) TUI=$(pwd)/$TUI ;; esac
 case $FIX in /*) ;; *) FIX=$(pwd)/$FIX ;; esac
 T=$FIX/train
+# skip KIND WHY: the whole test is skipped (tests/cli/lib/common.sh,
+# cli_skip: run.sh excuses needs-root and, in a build without libtorch,
+# no-trainer; any other kind is a failure).
 skip() {
-    echo "train_full_disk: skipped ($1)"
+    echo "train_full_disk: skipped ($1): $2"
     echo "train_full_disk: 0 passed, 0 failed"
     exit 0
 }
 cli_require "$T/plan_mlp.yaml" "$T/mlp.ts.pt" "$T/mlp.init.safetensors" "$T/mlp.safetensors"
 if [ ! -f "$(dirname "$TUI")/libtui-train.so" ] && [ -z "$TUI_TRAIN_LIB" ]; then
-    skip "no trainer in this build (TORCH=off)"
+    skip no-trainer "no trainer in this build (TORCH=off)"
 fi
 if [ -z "$TRAIN_FULL_DISK_NS" ]; then
-    [ "$(id -u)" = 0 ] || skip "not root: cannot mount a small tmpfs"
-    command -v unshare >/dev/null 2>&1 || skip "no unshare command"
+    [ "$(id -u)" = 0 ] || skip needs-root "not root: cannot mount a small tmpfs"
+    command -v unshare >/dev/null 2>&1 || skip tool "no unshare command (util-linux)"
     unshare -m --propagation private true 2>/dev/null ||
-        skip "cannot make a private mount namespace (unshare -m failed)"
+        skip needs-root "cannot make a private mount namespace (unshare -m failed)"
     rm -rf "$cli_tmp"
     TRAIN_FULL_DISK_NS=1 TUI=$TUI FIX=$FIX exec unshare -m --propagation private sh "$0" "$@"
 fi
@@ -53,7 +56,7 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 export ASAN_OPTIONS
 mkdir -p "$M"
 if ! mount -t tmpfs -o size=64k tmpfs "$M" 2>"$tmp/mount.err"; then
-    skip "mount -t tmpfs failed: $(cat "$tmp/mount.err")"
+    skip needs-root "mount -t tmpfs failed: $(cat "$tmp/mount.err")"
 fi
 umount "$M"
 

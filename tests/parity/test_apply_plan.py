@@ -663,8 +663,8 @@ def norm_rule(tmp):
           "layers keep theirs", moved)
     if not os.path.exists(os.path.join(os.path.dirname(checks.TUI),
                                        "libtui-train.so")):
-        print("test_apply_plan: no trainer in this build: the norm rule is "
-              "not compared with tui --headless")
+        print("test_apply_plan: skipped (no-trainer): no trainer in this "
+              "build: the norm rule is not compared with tui --headless")
         return
     out = os.path.join(tmp, "norms_run")
     rc, _, err = checks.run_tui("--headless", "--plan", plan, "-o", out)

@@ -143,7 +143,8 @@ def main():
                             f"test_train_parity: missing {TRAIN}")
     lib = os.path.join(os.path.dirname(checks.TUI), "libtui-train.so")
     if not os.path.exists(lib) and not os.environ.get("TUI_TRAIN_LIB"):
-        print("test_train_parity: no trainer in this build (TORCH=off): skipped")
+        print("test_train_parity: skipped (no-trainer): no trainer in this "
+              "build (TORCH=off)")
         return checks.finish("test_train_parity")
     resnet_frozen_bn = ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer1.1.bn1",
                         "layer1.1.bn2"]

@@ -224,7 +224,8 @@ static void test_mounts(void)
     CHECK(WIFEXITED(status));
     int bits = WEXITSTATUS(status);
     if (bits == 0x80) {
-        printf("test_atomic: skipped ENOSPC/EROFS (cannot mount here)\n");
+        printf("test_atomic: skipped (needs-root): ENOSPC/EROFS (cannot "
+               "mount here)\n");
     } else {
         CHECK(bits & 1);
         CHECK(bits & 2);

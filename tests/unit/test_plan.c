@@ -42,7 +42,8 @@ static void test_bad_plans(void)
     char path[512], line[1024];
     int files = 0;
     if (!fix) {
-        printf("test_plan: FIX not set, bad plans skipped\n");
+        printf("test_plan: skipped (fixtures): FIX not set, the bad plans "
+               "are not read\n");
         return;
     }
     snprintf(path, sizeof path, "%s/bad_plans/manifest.tsv", fix);

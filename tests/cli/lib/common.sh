@@ -8,8 +8,10 @@
 #   cli_abs_paths             make $TUI and $FIX absolute
 #   cli_require FILE...       stop (one failure) unless $TUI runs and
 #                             every FILE exists
-#   cli_require_trainer       stop (skipped, no failure) unless this
-#                             build has the trainer (libtui-train.so)
+#   cli_require_trainer       stop (skipped) unless this build has the
+#                             trainer (libtui-train.so)
+#   cli_skip KIND WHY         say that a part of the test is skipped
+#   cli_skip_all KIND WHY     say that the whole test is skipped; exit 0
 #   cli_kill_shim             build lib/kill_shim.c, the LD_PRELOAD shim
 #                             of the crash tests, into $cli_shim
 #   ... checks: cli_pass, cli_fail WHAT WHY, check_one_line_error,
@@ -72,15 +74,29 @@ cli_abs_paths() {
     case $FIX in /*) ;; *) FIX=$(pwd)/$FIX ;; esac
 }
 
+# cli_skip KIND WHY: prints "NAME: skipped (KIND): WHY", the line
+# tests/run.sh counts. KIND is no-trainer (the build has no libtorch) or
+# needs-root (the test needs a privilege this user lacks); run.sh takes a
+# skip of any other kind, or one the build does not excuse (no-trainer in
+# a build made with libtorch, needs-root as root), as a failure.
+cli_skip() {
+    echo "$cli_name: skipped ($1): $2"
+}
+
+# cli_skip_all KIND WHY: cli_skip, then the summary line (0 passed, 0
+# failed) and exit 0.
+cli_skip_all() {
+    cli_skip "$1" "$2"
+    echo "$cli_name: 0 passed, 0 failed"
+    exit 0
+}
+
 # cli_require_trainer: returns when this build has the trainer
-# (libtui-train.so beside $TUI, or $TUI_TRAIN_LIB set); else prints
-# "NAME: no trainer in this build (TORCH=off): skipped" and the summary
-# line (0 passed, 0 failed) and exits 0.
+# (libtui-train.so beside $TUI, or $TUI_TRAIN_LIB set); else skips the
+# whole test (cli_skip_all no-trainer).
 cli_require_trainer() {
     if [ ! -f "$(dirname "$TUI")/libtui-train.so" ] && [ -z "$TUI_TRAIN_LIB" ]; then
-        echo "$cli_name: no trainer in this build (TORCH=off): skipped"
-        echo "$cli_name: 0 passed, 0 failed"
-        exit 0
+        cli_skip_all no-trainer "no trainer in this build (TORCH=off)"
     fi
 }
 
