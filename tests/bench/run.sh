@@ -10,7 +10,12 @@
 #  3. train: tests/bench/bench_train.py (with libtui-train.so);
 #  4. measure: tests/bench/bench_measure.py, --measure-memory of resnet18
 #     at batch 32, 224x224 against one training step, run once ($BUILD/
-#     bench/measure.md).
+#     bench/measure.md);
+#  5. header: tests/bench/bench_header.sh, a 1,000,000-tensor header
+#     through tui --summary and through Python's json.loads ($BUILD/bench/
+#     header.md);
+#  6. editor: tests/bench/bench_ui.sh, first frame and key-to-redraw on
+#     the DeepSeek-V3-shaped set through tmux ($BUILD/bench/ui.md).
 # Env: BUILD, PYTHON, FIX (default $BUILD/fixtures), CC, BENCH_CFLAGS
 # (extra flags for the two bench programs, e.g. -fsanitize=... when
 # libtui.a was built with SANITIZE). Docs: docs/benchmarks.md.
@@ -52,4 +57,8 @@ if [ -f "$BUILD/libtui-train.so" ]; then
 else
     echo "bench: no trainer in this build (libtui-train.so): training skipped"
 fi
+echo
+TUI=$BUILD/tui sh tests/bench/bench_header.sh "$BUILD/bench/header.md" || status=1
+echo
+TUI=$BUILD/tui FIX=$FIX sh tests/bench/bench_ui.sh | tee "$BUILD/bench/ui.md" || status=1
 exit $status

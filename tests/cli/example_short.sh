@@ -65,9 +65,7 @@ else
     sed 's/^/    | /' "$tmp/out" | tail -n 20
 fi
 end=$(date +%s)
-if [ $((end - start)) -lt 120 ]; then ok; else
-    bad "duration" "$((end - start)) s (the CI budget is 120 s)"
-fi
+echo "example_short: run.sh --short took $((end - start)) s"
 for n in full freeze1 freeze2 head; do
     for k in 4 8; do
         for f in "$n"_k${k}_s0.plan.yaml runs/"$n"_k${k}_s0/report.json \

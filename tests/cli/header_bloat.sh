@@ -1,8 +1,10 @@
 #!/bin/sh
 # header_bloat.sh: hostile-input row 7, a safetensors header of 1,000,000
-# tiny tensors (68 MB, under the 100 MB header cap) opens in bounded time
-# and memory: under 10 s and 1.5 GB (3 GB for the ASan build), measured
-# here at about 2.5 s and 0.9 GB (docs/limits.md).
+# tiny tensors (68 MB, under the 100 MB header cap) opens, with every
+# tensor counted, in bounded memory: under 1.5 GB (3 GB for the ASan
+# build) of peak RSS (docs/limits.md). Its time is not bounded here (no
+# wall-clock bound in a functional test): `make bench` measures it
+# (tests/bench/bench_header.sh).
 . "$(dirname "$0")/lib/common.sh"
 cli_begin header_bloat
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -27,8 +29,6 @@ if [ "$rc" -eq 0 ] && grep -q "1,000,000 (0 parameters, 1,000,000 buffers)" \
     cli_fail "1M tensors" "exit $rc: $(head -c 300 "$cli_tmp/err")"; fi
 read -r secs kb < "$cli_tmp/time"
 echo "header_bloat: $secs s, $kb KB peak RSS"
-if awk "BEGIN { exit !($secs < 10) }"; then cli_pass; else
-    cli_fail "time" "$secs s (limit 10 s)"; fi
 if [ "$kb" -lt "$limit_kb" ]; then cli_pass; else
     cli_fail "memory" "$kb KB (limit $limit_kb KB)"; fi
 cli_end

@@ -15,15 +15,15 @@
 #include "../../tui/core/tree.h"
 #include "../../tui/core/view.h"
 
+/* The timings printed below are for the reader of the log; no check
+ * bounds them (a shared machine makes any bound flaky): the editor's
+ * speed figures come from `make bench` (tests/bench/bench_ui.sh). */
 #if defined(__SANITIZE_ADDRESS__)
 #define BUILD_KIND "sanitized build, slower"
-#define TIME_LIMIT_MS 150.0
 #elif defined(__OPTIMIZE__)
 #define BUILD_KIND "optimized build"
-#define TIME_LIMIT_MS 10.0
 #else
 #define BUILD_KIND "unoptimized build"
-#define TIME_LIMIT_MS 40.0
 #endif
 
 static double now_ms(void)
@@ -452,9 +452,7 @@ static void test_deepseek_timing(void)
     TIMED("sort by size", view_set_sort(&v, TREE_SORT_SIZE));
     TIMED("sort by name", view_set_sort(&v, TREE_SORT_NAME));
     TIMED("expand all (sorted)", view_expand_all(&v));
-    printf("  worst: %s, %.3f ms (limit %.0f ms)\n", worst_what, worst,
-           TIME_LIMIT_MS);
-    CHECK(worst < TIME_LIMIT_MS * 4); /* generous on a shared machine */
+    printf("  worst: %s, %.3f ms\n", worst_what, worst);
 #undef TIMED
     bitset_free(&m);
     view_free(&v);
