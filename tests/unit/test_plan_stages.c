@@ -221,8 +221,40 @@ static void test_edit(void)
     plan_free(&p);
 }
 
+/* PLAN_MAX_STAGES: 1024 stages read, 1025 refused (docs/limits.md). */
+static void test_max_stages(void)
+{
+    static const char first[] = HEAD "stages:\n- steps: 1\n";
+    static const char more[] = "- {unfreeze: x, steps: 1}\n";
+    size_t cap = sizeof first + 1024 * (sizeof more - 1);
+    char *text = malloc(cap);
+    plan p;
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    plan_init(&p);
+    for (int total = 1024; total <= 1025; total++) {
+        size_t n = strlen(first);
+        memcpy(text, first, n);
+        for (int i = 1; i < total; i++, n += sizeof more - 1)
+            memcpy(text + n, more, sizeof more - 1);
+        int rc = plan_parse("max.yaml", text, n, &p);
+        if (total == 1024) {
+            CHECK(rc == 0 && p.nstages == 1024);
+            CHECK(plan_add_stage(&p) == NULL);
+            CHECK(strstr(err_msg(), "more than 1024 stages") != NULL);
+        } else {
+            CHECK(rc < 0 && strstr(err_msg(), "max.yaml:5:1: more than "
+                                   "1024 stages") != NULL);
+        }
+        plan_free(&p);
+    }
+    free(text);
+}
+
 int main(void)
 {
+    test_max_stages();
     test_roundtrip();
     test_bad();
     test_edit();

@@ -9,6 +9,7 @@
 #include "utf8.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,8 @@ static int add_lr_rule(plan *p, plan_lr_rule **list, size_t *n, size_t *cap,
     const char *copy;
     if (pattern_ok(pat) < 0 || !(copy = plan_strdup(p, pat)))
         return -1;
-    if (*n >= PLAN_MAX_STAGES * 64u)
-        return err_set("plan: more than %u lr rules", PLAN_MAX_STAGES * 64u);
+    if (*n >= SIZE_MAX / 2 / sizeof **list)
+        return err_set("plan: out of memory");
     if (*n == *cap) {
         size_t c = *cap ? *cap * 2 : 4;
         plan_lr_rule *r = realloc(*list, c * sizeof *r);
