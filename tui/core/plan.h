@@ -177,25 +177,30 @@ int plan_add_frozen(plan *p, const char *name, size_t len);
 
 /* Appends an empty stage (no rules, no length, no lr). Returns it, or
  * NULL with err set (more than PLAN_MAX_STAGES, out of memory). The
- * pointer is valid until the next plan_add_stage/plan_delete_stage. */
+ * pointer is valid until the next plan_add_stage, plan_insert_stage or
+ * plan_delete_stage. */
 plan_stage *plan_add_stage(plan *p);
 
 /* Inserts an empty stage before index `at` (<= nstages). Returns it, or
- * NULL with err set. */
+ * NULL with err set (`at` past the end, more than PLAN_MAX_STAGES, out of
+ * memory); pointer validity as plan_add_stage. */
 plan_stage *plan_insert_stage(plan *p, size_t at);
 
-/* Removes stage `at` (< nstages) and its rules. Cannot fail. */
+/* Removes stage `at` and its rules (nothing when `at` >= nstages).
+ * Cannot fail. */
 void plan_delete_stage(plan *p, size_t at);
 
-/* Appends a freeze or unfreeze rule to stage `s` of `p` (pattern copied,
- * non-empty, valid UTF-8; PLAN_INVERT is refused). The rules are kept
+/* Appends a freeze or unfreeze rule to stage `s` of `p` (pattern copied
+ * into the plan's arena; it must be non-empty, valid UTF-8 and compile,
+ * pattern.h; PLAN_INVERT is refused). The rules are kept
  * freezes first: a PLAN_FREEZE goes after the stage's last freeze.
  * Returns 0, or -1 with err set. */
 int plan_stage_add_rule(plan *p, plan_stage *s, plan_rule_kind kind,
                         const char *pattern);
 
-/* Appends an lr_scale item (scale finite and > 0) or, with `scale` NaN,
- * a no_decay pattern. Returns 0, or -1 with err set (empty or invalid
+/* Appends an lr_scale item {pattern: scale} (scale finite and > 0), or a
+ * no_decay pattern (its scale NaN); the pattern is copied and must
+ * compile. Returns 0, or -1 with err set (empty, invalid UTF-8 or bad
  * pattern, bad scale, out of memory). */
 int plan_add_lr_scale(plan *p, const char *pattern, double scale);
 int plan_add_no_decay(plan *p, const char *pattern);
