@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "plan_activation.h"
+#include "plan_stages.h"
 #include "suggest.h"
 #include "table.h"
 #include "utf8.h"
@@ -48,6 +49,7 @@ void plan_init(plan *p)
     t->clip_grad_norm = NAN;
     t->batch_size = t->epochs = t->max_steps = PLAN_UNSET;
     t->seed = t->checkpoint_every = t->log_every = PLAN_UNSET;
+    p->layer_decay = NAN;
 }
 
 void plan_free(plan *p)
@@ -65,6 +67,11 @@ void plan_free(plan *p)
     }
     free(p->rules);
     free(p->frozen);
+    for (size_t i = 0; i < p->nstages; i++)
+        free(p->stages[i].rules);
+    free(p->stages);
+    free(p->lr_scale);
+    free(p->no_decay);
     activation_free(p->estimate.activations);
     free(p->estimate.activations);
     plan_init(p);
@@ -181,7 +188,8 @@ typedef struct {
 
 static const char *const top_keys[] = {"version", "model", "rules", "frozen",
                                        "estimate", "batchnorm", "train",
-                                       NULL};
+                                       "stages", "lr_scale", "layer_decay",
+                                       "no_decay", NULL};
 static const char *const model_keys[] = {"path", "format", "fingerprint",
                                          "tensors", "parameters", NULL};
 static const char *const estimate_keys[] = {"optimizer", "precision",
@@ -545,7 +553,7 @@ static int read_plan(reader *r, const ynode *root)
         read_model(r, root) < 0 || read_rules(r, root) < 0 ||
         read_frozen(r, root) < 0 || read_estimate(r, root) < 0 ||
         get_choice(r, root, "batchnorm", "batchnorm", &bn) < 0 ||
-        read_train(r, root) < 0)
+        read_train(r, root) < 0 || plan_read_stages(r->d, root, r->p) < 0)
         return -1;
     if (bn)
         r->p->batchnorm = bn[0] == 'f' ? PLAN_BN_FREEZE_STATS : PLAN_BN_TRAIN;

@@ -26,6 +26,7 @@
 #define PLAN_VERSION 1
 #define PLAN_UNSET UINT64_MAX /* an absent count */
 #define PLAN_MAX_INPUT_DIMS 8 /* train.input_shape's longest list */
+#define PLAN_MAX_STAGES 1024  /* the longest stages: list */
 
 typedef enum { PLAN_FREEZE, PLAN_UNFREEZE, PLAN_INVERT } plan_rule_kind;
 
@@ -92,6 +93,27 @@ typedef struct {
     uint64_t checkpoint_every, log_every;
 } plan_train;
 
+/* One stage of a staged plan (`stages:`, docs/plan-format.md). Stage 0
+ * is the plan's own frozen set and has no rules and no lr; each later
+ * stage applies its rules on top of the previous stage's set: every
+ * `freeze:` pattern, then every `unfreeze:` pattern, in list order. */
+typedef struct {
+    plan_rule *rules;      /* PLAN_FREEZE then PLAN_UNFREEZE; owned */
+    size_t nrules, rules_cap;
+    uint64_t steps, epochs; /* the length, at most one set; PLAN_UNSET when
+                               absent (only the last stage may omit it) */
+    double lr;             /* lr of what the stage thaws; NaN when absent */
+    unsigned line, col;    /* where it was read (0 when set in code) */
+} plan_stage;
+
+/* `lr_scale:` items ({pattern: scale}, a later one wins) and `no_decay:`
+ * patterns. */
+typedef struct {
+    const char *pattern;
+    double scale;          /* NaN for a no_decay pattern */
+    unsigned line, col;
+} plan_lr_rule;
+
 typedef struct plan_arena plan_arena;
 
 typedef struct {
@@ -106,6 +128,15 @@ typedef struct {
     plan_estimate estimate;
     plan_batchnorm batchnorm;
     plan_train train;
+    plan_stage *stages;        /* `stages:`, none or at least two; owned */
+    size_t nstages, stages_cap;
+    plan_lr_rule *lr_scale;    /* `lr_scale:`, in order; owned */
+    size_t nlr_scale, lr_scale_cap;
+    double layer_decay;        /* `layer_decay: {factor: F}`, in (0, 1];
+                                  NaN when absent */
+    unsigned layer_decay_line, layer_decay_col;
+    plan_lr_rule *no_decay;    /* `no_decay:` patterns; owned */
+    size_t nno_decay, no_decay_cap;
     plan_arena *arena;
 } plan;
 
@@ -143,6 +174,36 @@ int plan_add_rule(plan *p, plan_rule_kind kind, const char *pattern);
  * UTF-8, out of memory). Duplicates are the caller's business (plan_load
  * refuses them). Sets has_frozen. */
 int plan_add_frozen(plan *p, const char *name, size_t len);
+
+/* Appends an empty stage (no rules, no length, no lr). Returns it, or
+ * NULL with err set (more than PLAN_MAX_STAGES, out of memory). The
+ * pointer is valid until the next plan_add_stage, plan_insert_stage or
+ * plan_delete_stage. */
+plan_stage *plan_add_stage(plan *p);
+
+/* Inserts an empty stage before index `at` (<= nstages). Returns it, or
+ * NULL with err set (`at` past the end, more than PLAN_MAX_STAGES, out of
+ * memory); pointer validity as plan_add_stage. */
+plan_stage *plan_insert_stage(plan *p, size_t at);
+
+/* Removes stage `at` and its rules (nothing when `at` >= nstages).
+ * Cannot fail. */
+void plan_delete_stage(plan *p, size_t at);
+
+/* Appends a freeze or unfreeze rule to stage `s` of `p` (pattern copied
+ * into the plan's arena; it must be non-empty, valid UTF-8 and compile,
+ * pattern.h; PLAN_INVERT is refused). The rules are kept
+ * freezes first: a PLAN_FREEZE goes after the stage's last freeze.
+ * Returns 0, or -1 with err set. */
+int plan_stage_add_rule(plan *p, plan_stage *s, plan_rule_kind kind,
+                        const char *pattern);
+
+/* Appends an lr_scale item {pattern: scale} (scale finite and > 0), or a
+ * no_decay pattern (its scale NaN); the pattern is copied and must
+ * compile. Returns 0, or -1 with err set (empty, invalid UTF-8 or bad
+ * pattern, bad scale, out of memory). */
+int plan_add_lr_scale(plan *p, const char *pattern, double scale);
+int plan_add_no_decay(plan *p, const char *pattern);
 
 /* Empties the frozen list (has_frozen stays set). Cannot fail. */
 void plan_clear_frozen(plan *p);

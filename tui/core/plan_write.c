@@ -11,6 +11,7 @@
 #include "atomic.h"
 #include "err.h"
 #include "plan_activation.h"
+#include "plan_stages.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -110,7 +111,8 @@ int plan_validate(const plan *p)
         check_str("model.format", p->model.format) < 0 ||
         check_str("estimate.optimizer", p->estimate.optimizer) < 0 ||
         check_str("estimate.precision", p->estimate.precision) < 0 ||
-        plan_check_activations(p->estimate.activations) < 0)
+        plan_check_activations(p->estimate.activations) < 0 ||
+        plan_check_stages(p) < 0)
         return -1;
     for (size_t i = 0; i < p->nrules; i++)
         if (p->rules[i].kind != PLAN_INVERT &&
@@ -493,6 +495,65 @@ static int emit_train(writer *w, const plan_train *t)
     return emit_end(w, 1);
 }
 
+/* A flow list of double-quoted patterns under `k` (skipped when n is 0). */
+static int emit_patterns(writer *w, const char *k, const plan_rule *r,
+                         size_t n, plan_rule_kind kind)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += r[i].kind == kind;
+    if (!count)
+        return 0;
+    if (key(w, k) < 0 || emit_seq(w, 1) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].kind == kind &&
+            emit_scalar(w, r[i].pattern, YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
+            return -1;
+    return emit_end(w, 0);
+}
+
+/* stages: (a block map each: freeze, unfreeze, steps or epochs, lr),
+ * lr_scale: (flow maps), layer_decay: {factor}, no_decay: (a flow list),
+ * in the order plan_stages.c documents. */
+static int emit_stages(writer *w, const plan *p)
+{
+    if (p->nstages && (key(w, "stages") < 0 || emit_seq(w, 0) < 0))
+        return -1;
+    for (size_t i = 0; i < p->nstages; i++) {
+        const plan_stage *s = &p->stages[i];
+        if (emit_map(w, s->nrules == 0 && s->steps == PLAN_UNSET &&
+                        s->epochs == PLAN_UNSET) < 0 ||
+            emit_patterns(w, "freeze", s->rules, s->nrules, PLAN_FREEZE) < 0 ||
+            emit_patterns(w, "unfreeze", s->rules, s->nrules,
+                          PLAN_UNFREEZE) < 0 ||
+            kv_u64(w, "steps", s->steps) < 0 ||
+            kv_u64(w, "epochs", s->epochs) < 0 ||
+            kv_double(w, "lr", s->lr) < 0 || emit_end(w, 1) < 0)
+            return -1;
+    }
+    if ((p->nstages && emit_end(w, 0) < 0) ||
+        (p->nlr_scale && (key(w, "lr_scale") < 0 || emit_seq(w, 0) < 0)))
+        return -1;
+    for (size_t i = 0; i < p->nlr_scale; i++)
+        if (emit_map(w, 1) < 0 ||
+            emit_scalar(w, p->lr_scale[i].pattern,
+                        YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0 ||
+            emit_double(w, p->lr_scale[i].scale) < 0 || emit_end(w, 1) < 0)
+            return -1;
+    if ((p->nlr_scale && emit_end(w, 0) < 0) ||
+        (plan_has_number(p->layer_decay) &&
+         (key(w, "layer_decay") < 0 || emit_map(w, 1) < 0 ||
+          kv_double(w, "factor", p->layer_decay) < 0 || emit_end(w, 1) < 0)) ||
+        (p->nno_decay && (key(w, "no_decay") < 0 || emit_seq(w, 1) < 0)))
+        return -1;
+    for (size_t i = 0; i < p->nno_decay; i++)
+        if (emit_scalar(w, p->no_decay[i].pattern,
+                        YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
+            return -1;
+    return p->nno_decay ? emit_end(w, 0) : 0;
+}
+
 static int emit_plan(writer *w, const plan *p)
 {
     yaml_event_t ev;
@@ -505,7 +566,7 @@ static int emit_plan(writer *w, const plan *p)
         emit_model(w, &p->model) < 0 || emit_lists(w, p) < 0 ||
         emit_estimate(w, &p->estimate) < 0 ||
         kv_str(w, "batchnorm", bn[p->batchnorm]) < 0 ||
-        emit_train(w, &p->train) < 0 || emit_end(w, 1) < 0 ||
+        emit_stages(w, p) < 0 || emit_train(w, &p->train) < 0 || emit_end(w, 1) < 0 ||
         emit(w, &ev, yaml_document_end_event_initialize(&ev, 1)) < 0 ||
         emit(w, &ev, yaml_stream_end_event_initialize(&ev)) < 0)
         return -1;
