@@ -61,6 +61,7 @@ DEPFLAGS = -MMD -MP
 # --- sources -------------------------------------------------------------
 LIB_SRC := $(wildcard tui/core/*.c) $(wildcard tui/formats/*.c)
 LIB_SRC += $(wildcard tui/export/*.c)
+LIB_SRC += $(wildcard tui/inspect/*.c)
 CLI_SRC := tui/main.c $(wildcard tui/cli/*.c)
 UI_SRC := $(wildcard tui/ui/*.c)
 TRAIN_SRC := $(wildcard tui/train/*.c)

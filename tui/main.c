@@ -20,6 +20,7 @@
 #include "cli/preflight.h"
 #include "cli/report.h"
 #include "cli/report_json.h"
+#include "cli/stats_cli.h"
 #include "core/err.h"
 #include "core/session.h"
 #include "core/table.h"
@@ -238,6 +239,12 @@ static int run(const options *o)
         rc = o->mode != MODE_PRESETS ? 0
              : o->json ? report_json_presets(stdout, &j.pl, NULL)
                        : report_presets(stdout, &j.pl, NULL);
+        goto out;
+    }
+    if (o->mode == MODE_STATS) {
+        if (open_checkpoint(j.ckpt, &j.t) == 0)
+            rc = stats_cli_print(stdout, &j.t, o->patterns, o->npatterns,
+                                 o->json, o->allow_empty);
         goto out;
     }
     if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {

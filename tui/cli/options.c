@@ -24,7 +24,7 @@ static const char usage_headless[] =
 
 enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
        O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME,
-       O_MEASURE, O_BATCH, O_FIT };
+       O_MEASURE, O_BATCH, O_FIT, O_STATS };
 
 static const struct option longopts[] = {
     {"list", no_argument, NULL, 'l'},
@@ -50,6 +50,7 @@ static const struct option longopts[] = {
     {"measure-memory", no_argument, NULL, O_MEASURE},
     {"batch-size", required_argument, NULL, O_BATCH},
     {"fit", required_argument, NULL, O_FIT},
+    {"stats", no_argument, NULL, O_STATS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -91,6 +92,10 @@ static void print_help(void)
 "                          docs/training.md); with --device cuda|cpu,\n"
 "                          --max-steps N, --resume, -o/--output DIR,\n"
 "                          --allow-empty\n"
+"      --stats             the values of each tensor the PATTERN arguments\n"
+"                          after CHECKPOINT select (all without one): min,\n"
+"                          max, mean, std, L2 norm, NaN/Inf/zero counts, and\n"
+"                          per module (docs/inspect.md); with --json\n"
 "      --measure-memory    with --headless: measure one step's activation\n"
 "                          and peak memory, train nothing (docs/memory.md);\n"
 "                          with --batch-size N, --depth D, --json,\n"
@@ -183,6 +188,7 @@ int options_parse(int argc, char **argv, options *o)
         case 't': m = MODE_TREE; break;
         case O_PRESETS: m = MODE_PRESETS; break;
         case O_HEADLESS: m = MODE_HEADLESS; break;
+        case O_STATS: m = MODE_STATS; break;
         case O_DEVICE: o->device = optarg; break;
         case O_RESUME: o->resume = 1; break;
         case O_STEPS: {
@@ -261,7 +267,8 @@ int options_parse(int argc, char **argv, options *o)
         if (m != MODE_NONE) {
             if (o->mode != MODE_NONE && o->mode != m) {
                 fprintf(stderr, "tui: choose one of --list, --summary, "
-                        "--tree, --export, --presets, --headless\n");
+                        "--tree, --export, --presets, --headless, "
+                        "--stats\n");
                 return -1;
             }
             o->mode = m;
@@ -269,6 +276,11 @@ int options_parse(int argc, char **argv, options *o)
     }
     if (optind < argc)
         o->checkpoint = argv[optind++];
+    if (o->mode == MODE_STATS && optind < argc) {
+        o->patterns = argv + optind;
+        o->npatterns = (size_t)(argc - optind);
+        optind = argc;
+    }
     if (optind < argc) {
         fprintf(stderr, "tui: unexpected argument '%s'\n", argv[optind]);
         return -1;
@@ -285,9 +297,13 @@ const char *options_check(const options *o)
         return "--measure-memory goes with --headless --plan PLAN, without "
                "--resume, --max-steps and --output";
     if (o->json && o->mode != MODE_LIST && o->mode != MODE_SUMMARY &&
-        o->mode != MODE_TREE && o->mode != MODE_PRESETS && !o->measure_memory)
-        return "--json goes with --list, --summary, --tree, --presets or "
-               "--headless --measure-memory";
+        o->mode != MODE_TREE && o->mode != MODE_PRESETS &&
+        o->mode != MODE_STATS && !o->measure_memory)
+        return "--json goes with --list, --summary, --tree, --presets, "
+               "--stats or --headless --measure-memory";
+    if (o->mode == MODE_STATS && (o->plan || o->output || o->nops))
+        return "--stats takes a checkpoint and patterns, no --plan, -o or "
+               "operations";
     if (o->depth >= 0 && o->mode != MODE_TREE && !o->measure_memory)
         return "--depth goes with --tree";
     if (o->mode == MODE_HEADLESS) {

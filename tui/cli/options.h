@@ -10,7 +10,7 @@
 enum { OPTIONS_MAX_OPS = 1024 };
 
 enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
-            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT };
+            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT, MODE_STATS };
 
 /* One operation, in command-line order. */
 typedef struct {
@@ -33,6 +33,9 @@ typedef struct {
     const char *fit;            /* --fit SIZE */
     op ops[OPTIONS_MAX_OPS];
     size_t nops;
+    char **patterns;            /* --stats: the PATTERN arguments after
+                                   CHECKPOINT (into argv) */
+    size_t npatterns;
 } options;
 
 /* Parses argv into *o (every string points into argv). --help and
@@ -42,7 +45,8 @@ typedef struct {
 int options_parse(int argc, char **argv, options *o);
 
 /* NULL when the options go together; else the one-line reason (a static
- * string): --json without --list/--summary/--tree/--presets, --depth without --tree, --headless with
+ * string): --json without --list/--summary/--tree/--presets/--stats,
+ * --stats with --plan, -o or operations, --depth without --tree, --headless with
  * a checkpoint or operations or without --plan, --device/--max-steps/
  * --resume without --headless, nothing to open. Cannot fail. */
 const char *options_check(const options *o);
