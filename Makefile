@@ -3,6 +3,7 @@
 #   make                 build build/tui
 #   make demo            install missing Debian packages, build, open the example model in the editor
 #   make test            install missing Debian packages, build, run all tests
+#   make test-full       the same with every kill point and every hostile file (hours)
 #   make example         the Fashion-MNIST example and its table (docs/example.md)
 #   make bench           benchmarks against the Python route (docs/benchmarks.md)
 #   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds (docs/fuzzing.md)
@@ -106,11 +107,11 @@ ifdef TORCH_PREFIX
 endif
 endif
 
-.PHONY: example gpu-check fuzz all test test-fast unit deps demo bench install clean fixtures help
+.PHONY: example gpu-check fuzz all test test-fast test-full unit deps demo bench install clean fixtures help
 all: $(BUILD)/tui $(TRAIN_LIB)
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 # Rebuild everything when the flags change (redis's .make-settings).
 $(BUILD)/.flags: FORCE
@@ -167,11 +168,23 @@ unit: $(TEST_BIN)
 
 # `make test` runs every test twice: on the optimized build, then on an
 # ASan+UBSan build (leaks reported as failures). `make test-fast` runs the
-# first pass only. The sanitizer pass kills the trainer at 50 points of
-# its checkpoint writes instead of 200 (tests/cli/kill_ckpt.sh: each point
-# is a libtorch start, 1.7 s there) and hands every third hostile file to
-# --headless (tests/cli/hostile_modes.sh; every file still goes through
-# every reader mode and the editor); the first pass keeps them all.
+# first pass only. The kill-point tests (tests/cli/kill_ckpt.sh,
+# kill_save.sh) kill at the structural calls of a save plus a sample of
+# the others drawn with a fixed seed (KILL_SEED, default 1: the same
+# points on every machine). The sanitizer pass draws 50 points of the
+# trainer's checkpoint writes instead of 200 (each point is a libtorch
+# start, 1.7 s there) and hands every third hostile file to --headless
+# (tests/cli/hostile_modes.sh; every file still goes through every reader
+# mode and the editor). `make test-full` is the exhaustive mode: both
+# passes, a kill at every call of every save (KILL_POINTS=all: about 4,600
+# trainer kills a pass, hours) and every hostile file to --headless.
+test-full: deps
+	@$(MAKE) --no-print-directory all unit
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) KILL_POINTS=all HEADLESS_SAMPLE=1 sh tests/run.sh
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit
+	@echo "--- the same tests under ASan+UBSan (build-san/), exhaustive"
+	@BUILD=build-san PYTHON=$(PYTHON) KILL_POINTS=all HEADLESS_SAMPLE=1 sh tests/run.sh
+
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh

@@ -18,7 +18,9 @@
 # of stale temp folders (prune).
 # KS_KILL_AT=N makes it SIGKILL the process just before (KS_AFTER=0) or
 # just after (KS_AFTER=1) call N. A first run records the calls; the kill
-# points spread over them, both sides of each.
+# points are the structural calls of the first and the last save plus a
+# sample of the others drawn with a fixed seed (KILL_SEED), both sides of
+# each; KILL_POINTS=all kills at every call (`make test-full`).
 #
 # After every kill: every visible entry of OUT is metrics.jsonl or a
 # ckpt-<10 digits> folder holding exactly a complete state.safetensors
@@ -29,8 +31,8 @@
 # byte for byte those of an uninterrupted run, exactly one ckpt-* left,
 # no temp folder left.
 #
-# Env: TUI, FIX, CC (default cc), KILL_POINTS (default 200), KILL_SAMPLE
-# (default 10), KC_CHUNK (default 512).
+# Env: TUI, FIX, CC (default cc), KILL_POINTS (default 200, or all),
+# KILL_SEED (default 1), KILL_SAMPLE (default 10), KC_CHUNK (default 512).
 # Prints "kill_ckpt: N passed, N failed"; exits 1 on any failure.
 . "$(dirname "$0")/lib/common.sh"
 CHECK_CKPT=$(cd "$(dirname "$0")" && pwd)/lib/check_ckpt.py
@@ -38,6 +40,7 @@ cli_begin kill_ckpt
 PY=${PYTHON:-/usr/bin/python3}
 KILL_POINTS=${KILL_POINTS:-200}
 KILL_SAMPLE=${KILL_SAMPLE:-10}
+KILL_SEED=${KILL_SEED:-1}
 CHUNK=${KC_CHUNK:-512}
 cli_abs_paths
 T=$FIX/train
@@ -146,8 +149,9 @@ resume_check() {
 # the kill points: every call of the first and the last save (the first
 # publication, the first prune, the last checkpoint) except the middle
 # writes of the state file (each chunk boundary is like the next; the
-# first and last write of each save stay), and the rest spread evenly so
-# that both sides of each make >= KILL_POINTS kills
+# first and last write of each save stay), and the rest drawn with the
+# seed so that both sides of each make >= KILL_POINTS kills; with
+# KILL_POINTS=all, every call
 first=$(grep ' rename-old$' "$tmp/calls.log" | head -n 1 | cut -d' ' -f1)
 last_start=$(grep ' mkdir-tmp$' "$tmp/calls.log" | tail -n 1 | cut -d' ' -f1)
 fixed_points=$(awk -v a="$((first + 2))" -v b="$last_start" '
@@ -160,12 +164,20 @@ fixed_points=$(awk -v a="$((first + 2))" -v b="$last_start" '
     { if (pw) print pw; pw = ""; inw = 0 }
     END { if (pw) print pw }' "$tmp/calls.log")
 fixed=$(echo "$fixed_points" | wc -l)
-per_side=$(( (KILL_POINTS + 1) / 2 - fixed ))
-[ "$per_side" -ge 10 ] || per_side=10
-stepk=$(( total / per_side ))
-[ "$stepk" -ge 1 ] || stepk=1
-points=$( { echo "$fixed_points"; seq 1 "$stepk" "$total"; } |
-    sort -n | uniq | awk -v t="$total" '$1 >= 1 && $1 <= t')
+if [ "$KILL_POINTS" = all ]; then
+    per_side=$total
+    KILL_POINTS=$((2 * total))
+else
+    per_side=$(( (KILL_POINTS + 1) / 2 - fixed ))
+    [ "$per_side" -ge 10 ] || per_side=10
+fi
+# the draw is over the calls that are not structural points
+echo "$fixed_points" >"$tmp/fixed"
+seq 1 "$total" | grep -vxF -f "$tmp/fixed" >"$tmp/others"
+cli_sample_points "$(wc -l <"$tmp/others")" "$per_side" "$KILL_SEED" >"$tmp/drawn"
+points=$( { echo "$fixed_points"; awk 'NR == FNR { want[$1] = 1; next } want[FNR]' \
+    "$tmp/drawn" "$tmp/others"; } | sort -n | uniq | awk -v t="$total" '$1 >= 1 && $1 <= t')
+echo "kill_ckpt: $fixed structural points and $per_side drawn with KILL_SEED=$KILL_SEED of $total calls"
 npoints=0
 resumed=0
 nopub=0

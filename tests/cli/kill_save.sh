@@ -15,20 +15,24 @@
 # each write, its fsync and close, renameat, the folder's fsync and
 # close, an unlinkat of the temp file); KS_KILL_AT=N makes it SIGKILL
 # the process just before (KS_AFTER=0) or just after (KS_AFTER=1) call
-# N. A first run records the calls; then the kill points spread over
-# them, both sides of each, the first and last calls always included.
+# N. A first run records the calls; then the kill points: the first
+# three calls and every call from the last write on, plus writes drawn
+# with a fixed seed (KILL_SEED), both sides of each; KILL_POINTS=all
+# kills at every call (`make test-full`).
 # A kill before the rename (or at it, before) must leave the old plan; a
 # kill after it the new one. A few more kills after a random delay land
 # anywhere, loading included.
 #
 # Env: TUI, FIX, CC (default cc), KILL_POINTS (default 200, at least
-# that many shim kill points), KILL_RANDOM (default 20 delay kills).
+# that many shim kill points; or all), KILL_SEED (default 1),
+# KILL_RANDOM (default 20 delay kills).
 # Prints "kill_save: N passed, N failed" (one pass per kill point that
 # held, plus the final checks); exits 1 on any failure.
 . "$(dirname "$0")/lib/common.sh"
 cli_begin kill_save
 KILL_POINTS=${KILL_POINTS:-200}
 KILL_RANDOM=${KILL_RANDOM:-20}
+KILL_SEED=${KILL_SEED:-1}
 cli_abs_paths
 DS=$FIX/synthetic/deepseek-v3
 cli_require "$DS/model.safetensors.index.json" \
@@ -104,8 +108,8 @@ run_kill() {
 # phase MODEL CHUNK POINTS: the old plan (layer 0 frozen) and the new one
 # (everything), the call log of one save, then POINTS shim kills: every
 # call from the last write on (fsync, close, rename, the folder's fsync
-# and close), the first three, and writes spread evenly; each both
-# before and after.
+# and close), the first three, and writes drawn with KILL_SEED (every
+# call when POINTS is all); each both before and after.
 phase() {
     MODEL=$1
     CHUNK=$2
@@ -132,10 +136,13 @@ phase() {
         return 1
     fi
     last_write=$(grep ' write$' "$tmp/calls.log" | tail -n 1 | cut -d' ' -f1)
-    per_side=$(( ($3 + 1) / 2 ))
-    step=$(( total / per_side ))
-    [ "$step" -ge 1 ] || step=1
-    points=$( { seq 1 3; seq "$last_write" "$total"; seq 1 "$step" "$total"; } |
+    if [ "$3" = all ]; then
+        per_side=$total
+        want_points=$((2 * total))   # every call of this save, both sides
+    else
+        per_side=$(( ($3 + 1) / 2 ))
+    fi
+    points=$( { seq 1 3; seq "$last_write" "$total"; cli_sample_points "$total" "$per_side" "$KILL_SEED"; } |
         sort -n | uniq | awk -v t="$total" '$1 >= 1 && $1 <= t')
     for at in $points; do
         run_kill "$at" 0
@@ -146,6 +153,7 @@ phase() {
 }
 
 npoints=0
+want_points=$KILL_POINTS
 # Most points on a small plan (Llama-2-7B-shaped, 291 names, 12 KB, in
 # 64-byte writes) so the run stays short; a few on DeepSeek-V3's 5 MB
 # plan in 16 KiB writes.
@@ -188,6 +196,6 @@ if "$TUI" --freeze '**' -o plan.yaml "$DS" >/dev/null 2>"$tmp/run.err" &&
 else
     cli_fail cleanup "after a clean save the folder holds: $(ls -A | tr '\n' ' ') $(cat "$tmp/run.err")"
 fi
-if [ "$npoints" -ge "$KILL_POINTS" ]; then cli_pass; else cli_fail points "only $npoints kill points"; fi
-echo "kill_save: $npoints kill points"
+if [ "$npoints" -ge "$want_points" ]; then cli_pass; else cli_fail points "only $npoints kill points"; fi
+echo "kill_save: $npoints kill points (KILL_SEED=$KILL_SEED)"
 cli_end

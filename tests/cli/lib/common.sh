@@ -120,6 +120,30 @@ cli_kill_shim() {
     export ASAN_OPTIONS
 }
 
+# cli_sample_points TOTAL N SEED: prints N distinct call numbers drawn
+# from 1..TOTAL (all of them when N >= TOTAL), sorted, one per line. The
+# draw is a partial Fisher-Yates shuffle driven by the Park-Miller
+# generator (x = 16807 x mod 2^31-1: every product exact in a double)
+# written out here, not awk's rand(), which differs between mawk and gawk;
+# so a seed names the same points on every machine, and a failure found
+# with KILL_SEED=S is found again with it.
+cli_sample_points() {
+    awk -v t="$1" -v n="$2" -v s="$3" 'BEGIN {
+        if (n > t) n = t
+        m = 2147483647
+        x = s % m
+        if (x <= 0) x = 1
+        for (i = 0; i < 16; i++) x = (16807 * x) % m
+        for (i = 1; i <= t; i++) a[i] = i
+        for (i = 1; i <= n; i++) {
+            x = (16807 * x) % m
+            j = i + int(x / m * (t - i + 1))
+            v = a[i]; a[i] = a[j]; a[j] = v
+            print a[i]
+        }
+    }' | sort -n
+}
+
 # check_one_line_error FILE SUBSTRING [LABEL]: one check that `$TUI --list
 # FILE` refuses the file the documented way: exit status 2, nothing on
 # stdout, exactly one line on stderr, naming FILE and holding SUBSTRING.
