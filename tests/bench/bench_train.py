@@ -22,6 +22,11 @@ for each pair; the table shows the median of those ratios (target >=
 0.98) with their range, and the trainer's measured gradient and
 optimizer-state bytes next to the estimate. For the ResNet the eager
 torchvision module in the same Python loop is shown too, for context.
+The trainer sets glibc's allocator (tui/train/train_main.c: mallopt
+M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD off); a third process of each
+pair runs the same Python loop with those settings given to glibc
+(GLIBC_TUNABLES, PY_ALLOC_TUNABLES below), and its own column and ratio
+show how much of the lead is the allocator and how much is the trainer.
 Table on stdout and in --out.
 """
 import argparse
@@ -114,6 +119,13 @@ def setup(tmp, steps, batch, device):
     return out
 
 
+# The trainer's mallopt() settings as glibc tunables for the Python side
+# (trim_threshold at SIZE_MAX: never trim, as M_TRIM_THRESHOLD -1 does;
+# a fixed mmap_threshold turns off the dynamic one, as mallopt does).
+PY_ALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:"
+                     "glibc.malloc.trim_threshold=18446744073709551615")
+
+
 def steady(times):
     """Seconds per step in the steady state: the median over the steps
     after the first (which also allocates the optimizer state)."""
@@ -122,8 +134,9 @@ def steady(times):
 
 class Run:
     """One training process: the trainer ("tui") or the Python reference
-    loop ("python", "python2" for a second one in --null, or "eager" for
-    torchvision's module), started at once; result() waits and returns its
+    loop ("python", "python2" for a second one in --null, "python-alloc"
+    with the trainer's allocator settings, or "eager" for torchvision's
+    module), started at once; result() waits and returns its
     steps' (wall seconds, CPU seconds)."""
 
     def __init__(self, kind, tui, plan, device, threads, out, cpu=None):
@@ -144,8 +157,10 @@ class Run:
             cmd = [sys.executable, "-c", code]
         pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None \
             else None
-        self.p = subprocess.Popen(cmd, env=dict(os.environ,
-                                                TUI_THREADS=str(threads)),
+        env = dict(os.environ, TUI_THREADS=str(threads))
+        if kind == "python-alloc":
+            env["GLIBC_TUNABLES"] = PY_ALLOC_TUNABLES
+        self.p = subprocess.Popen(cmd, env=env,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True,
                                   preexec_fn=pin)
@@ -184,8 +199,9 @@ class Run:
 
 
 def measure(tui, model, plan, a, tmp):
-    """a.reps pairs. Returns (seconds per step of tui, python, eager (lists,
-    one per pair), pair ratios python / tui, the trainer's report).
+    """a.reps pairs. Returns (seconds per step of tui, python, python with
+    the trainer's allocator settings, eager (lists, one per pair), pair
+    ratios python / tui, the same for python-alloc, the trainer's report).
 
     interleaved: the two (three with eager) processes of a pair run their
     steps at the same time pinned to one core, which the kernel's
@@ -195,11 +211,12 @@ def measure(tui, model, plan, a, tmp):
     ratio (one thread per process). The core alternates between pairs.
     sequential: one process after the other, timed by the wall clock; the
     order alternates inside each pair (what a GPU needs)."""
-    kinds = ["tui", "python"] + (["eager"] if model == "resnet18" else [])
+    kinds = ["tui", "python", "python-alloc"] + \
+        (["eager"] if model == "resnet18" else [])
     if a.null:
         kinds = ["python2", "python"]
     got = {k: [] for k in kinds}
-    ratios, report = [], None
+    ratios, alloc_ratios, report = [], [], None
     ncpu = len(os.sched_getaffinity(0))
     for i in range(a.reps):
         order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -229,7 +246,10 @@ def measure(tui, model, plan, a, tmp):
         for k in kinds:
             got[k].append(res[k])
         ratios.append(res["python"] / res[kinds[0]])
-    return got[kinds[0]], got["python"], got.get("eager", []), ratios, report
+        if "python-alloc" in res:
+            alloc_ratios.append(res["python-alloc"] / res[kinds[0]])
+    return (got[kinds[0]], got["python"], got.get("python-alloc", []),
+            got.get("eager", []), ratios, alloc_ratios, report)
 
 
 def main():
@@ -264,7 +284,8 @@ def main():
         for model, pname, plan_path in setup(tmp, a.steps, a.batch, a.device):
             if a.only and a.only not in model:
                 continue
-            ts, ps, es, ratios, rep = measure(tui, model, plan_path, a, tmp)
+            ts, ps, pas, es, ratios, aratios, rep = measure(
+                tui, model, plan_path, a, tmp)
             if a.null:
                 print(f"  {model} {pname}: python / python: median "
                       f"{statistics.median(ratios):.3f}, pairs "
@@ -273,14 +294,18 @@ def main():
             t, p = 1 / statistics.median(ts), 1 / statistics.median(ps)
             ratio = statistics.median(ratios)
             est = rep["estimate"]
+            pa = 1 / statistics.median(pas)
+            aratio = statistics.median(aratios)
             rows.append((model, pname, rep["trainable_parameters"], t, p,
                          1 / statistics.median(es) if es else None, ratio,
-                         min(ratios), max(ratios),
+                         min(ratios), max(ratios), pa, aratio,
+                         min(aratios), max(aratios),
                          rep["gradient_bytes"], est["gradients"],
                          rep["optimizer_bytes"], est["optimizer_state"],
                          est["bookkeeping"]))
             print(f"  {model} {pname}: tui {t:.2f} steps/s, python {p:.2f} "
-                  f"(ratio {ratio:.3f}); pair ratios "
+                  f"(ratio {ratio:.3f}), python with tui's allocator "
+                  f"{pa:.2f} (ratio {aratio:.3f}); pair ratios "
                   f"{['%.3f' % x for x in ratios]}", file=sys.stderr)
     if a.null:
         return 0
@@ -290,13 +315,16 @@ def main():
              f"process, {a.reps} {a.mode} pairs (torch {torch.__version__})",
              "",
              "| model | plan | trainable | tui steps/s | python steps/s | "
-             "python eager steps/s | ratio (range) | grad bytes (est.) | "
+             "python eager steps/s | ratio (range) | python, tui's "
+             "allocator steps/s | ratio vs that (range) | grad bytes (est.) | "
              "optimizer bytes (est. - bookkeeping) |",
-             "|---|---|---:|---:|---:|---:|---:|---|---|"]
-    for (m, pn, tp, t, p, e, ratio, lo, hi, gb, ge, ob, oe, bk) in rows:
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for (m, pn, tp, t, p, e, ratio, lo, hi, pa, ar, alo, ahi, gb, ge, ob,
+         oe, bk) in rows:
         lines.append(f"| {m} | {pn} | {tp:,} | {t:.2f} | {p:.2f} | "
                      f"{'%.2f' % e if e else '-'} | {ratio:.3f} "
-                     f"({lo:.3f}-{hi:.3f}) | {gb:,} "
+                     f"({lo:.3f}-{hi:.3f}) | {pa:.2f} | {ar:.3f} "
+                     f"({alo:.3f}-{ahi:.3f}) | {gb:,} "
                      f"({'=' if gb == ge else ge}) | {ob:,} "
                      f"({'=' if ob == oe - bk else oe} - {bk}) |")
     text = "\n".join(lines)
@@ -306,7 +334,9 @@ def main():
         with open(a.out, "w") as f:
             f.write(text + "\n")
     worst = min(r[6] for r in rows) if rows else 1.0
-    print(f"\nworst ratio {worst:.3f} (target >= 0.98)")
+    worst_a = min(r[10] for r in rows) if rows else 1.0
+    print(f"\nworst ratio {worst:.3f} (target >= 0.98); against Python with "
+          f"the trainer's allocator settings {worst_a:.3f}")
     return 0
 
 
