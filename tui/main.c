@@ -20,6 +20,7 @@
 #include "cli/preflight.h"
 #include "cli/report.h"
 #include "cli/report_json.h"
+#include "cli/diff_cli.h"
 #include "cli/stats_cli.h"
 #include "core/err.h"
 #include "core/session.h"
@@ -222,6 +223,32 @@ static int write_plan(session *s, const char *path)
     return 0;
 }
 
+/* --diff A B [--plan P]: A is the job's checkpoint (with the plan
+ * loaded over it), B a table of its own. Returns 0, 1 when the plan did
+ * not hold, or -1 with err set. */
+static int run_diff(job *j, const options *o)
+{
+    table b;
+    int held = 1, rc = -1;
+    table_init(&b);
+    const bitset *frozen = NULL;
+    if (o->plan) {
+        if (job_open_session(j, o, stderr))
+            goto out;
+        frozen = &j->s.fs.frozen;
+    } else if (open_checkpoint(j->ckpt, &j->t)) {
+        goto out;
+    }
+    if (open_checkpoint(o->checkpoint_b, &b) == 0 &&
+        diff_cli_print(stdout, j->ckpt, o->plan ? &j->s.t : &j->t,
+                       o->checkpoint_b, &b, o->plan, frozen, o->json,
+                       &held) == 0)
+        rc = held ? 0 : 1;
+out:
+    table_free(&b);
+    return rc;
+}
+
 static int run(const options *o)
 {
     job j;
@@ -245,6 +272,10 @@ static int run(const options *o)
         if (open_checkpoint(j.ckpt, &j.t) == 0)
             rc = stats_cli_print(stdout, &j.t, o->patterns, o->npatterns,
                                  o->json, o->allow_empty);
+        goto out;
+    }
+    if (o->mode == MODE_DIFF) {
+        rc = run_diff(&j, o);
         goto out;
     }
     if (o->mode == MODE_LIST && !o->plan && o->nops == 0) {
@@ -300,7 +331,7 @@ static int run(const options *o)
     }
 out:
     job_free(&j);
-    return rc ? fail() : 0;
+    return rc == 1 ? 1 : rc ? fail() : 0;
 }
 
 /* The interactive editor: open, load the plan (its report captured for

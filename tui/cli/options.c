@@ -24,7 +24,7 @@ static const char usage_headless[] =
 
 enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
        O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME,
-       O_MEASURE, O_BATCH, O_FIT, O_STATS };
+       O_MEASURE, O_BATCH, O_FIT, O_STATS, O_DIFF };
 
 static const struct option longopts[] = {
     {"list", no_argument, NULL, 'l'},
@@ -51,6 +51,7 @@ static const struct option longopts[] = {
     {"batch-size", required_argument, NULL, O_BATCH},
     {"fit", required_argument, NULL, O_FIT},
     {"stats", no_argument, NULL, O_STATS},
+    {"diff", no_argument, NULL, O_DIFF},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -96,6 +97,12 @@ static void print_help(void)
 "                          after CHECKPOINT select (all without one): min,\n"
 "                          max, mean, std, L2 norm, NaN/Inf/zero counts, and\n"
 "                          per module (docs/inspect.md); with --json\n"
+"      --diff A B          compare the tensors of two checkpoints (any\n"
+"                          formats): equal bitwise, changed (elements, max\n"
+"                          |b-a|, relative L2), only in A or B, dtype/shape\n"
+"                          changed; with --plan PLAN, exit 0 when every\n"
+"                          tensor it freezes is bitwise equal, 1 naming\n"
+"                          those that changed (docs/inspect.md); --json\n"
 "      --measure-memory    with --headless: measure one step's activation\n"
 "                          and peak memory, train nothing (docs/memory.md);\n"
 "                          with --batch-size N, --depth D, --json,\n"
@@ -189,6 +196,7 @@ int options_parse(int argc, char **argv, options *o)
         case O_PRESETS: m = MODE_PRESETS; break;
         case O_HEADLESS: m = MODE_HEADLESS; break;
         case O_STATS: m = MODE_STATS; break;
+        case O_DIFF: m = MODE_DIFF; break;
         case O_DEVICE: o->device = optarg; break;
         case O_RESUME: o->resume = 1; break;
         case O_STEPS: {
@@ -268,7 +276,7 @@ int options_parse(int argc, char **argv, options *o)
             if (o->mode != MODE_NONE && o->mode != m) {
                 fprintf(stderr, "tui: choose one of --list, --summary, "
                         "--tree, --export, --presets, --headless, "
-                        "--stats\n");
+                        "--stats, --diff\n");
                 return -1;
             }
             o->mode = m;
@@ -276,6 +284,8 @@ int options_parse(int argc, char **argv, options *o)
     }
     if (optind < argc)
         o->checkpoint = argv[optind++];
+    if (o->mode == MODE_DIFF && optind < argc)
+        o->checkpoint_b = argv[optind++];
     if (o->mode == MODE_STATS && optind < argc) {
         o->patterns = argv + optind;
         o->npatterns = (size_t)(argc - optind);
@@ -298,11 +308,16 @@ const char *options_check(const options *o)
                "--resume, --max-steps and --output";
     if (o->json && o->mode != MODE_LIST && o->mode != MODE_SUMMARY &&
         o->mode != MODE_TREE && o->mode != MODE_PRESETS &&
-        o->mode != MODE_STATS && !o->measure_memory)
+        o->mode != MODE_STATS && o->mode != MODE_DIFF && !o->measure_memory)
         return "--json goes with --list, --summary, --tree, --presets, "
-               "--stats or --headless --measure-memory";
+               "--stats, --diff or --headless --measure-memory";
     if (o->mode == MODE_STATS && (o->plan || o->output || o->nops))
         return "--stats takes a checkpoint and patterns, no --plan, -o or "
+               "operations";
+    if (o->mode == MODE_DIFF && (!o->checkpoint || !o->checkpoint_b))
+        return "--diff takes two checkpoints: tui --diff A B [--plan PLAN]";
+    if (o->mode == MODE_DIFF && (o->output || o->nops))
+        return "--diff takes two checkpoints and --plan, no -o or "
                "operations";
     if (o->depth >= 0 && o->mode != MODE_TREE && !o->measure_memory)
         return "--depth goes with --tree";

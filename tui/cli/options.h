@@ -10,7 +10,7 @@
 enum { OPTIONS_MAX_OPS = 1024 };
 
 enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
-            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT, MODE_STATS };
+            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT, MODE_STATS, MODE_DIFF };
 
 /* One operation, in command-line order. */
 typedef struct {
@@ -24,6 +24,7 @@ typedef struct {
     int depth;                  /* --depth N; -1: not given (all levels) */
     int headless_form;          /* --headless is on the command line */
     const char *checkpoint, *plan, *output, *export_format;
+    const char *checkpoint_b;   /* --diff: the second checkpoint */
     const char *optimizer, *precision;
     const char *device;         /* --headless overrides */
     long long max_steps;        /* -1: not given */

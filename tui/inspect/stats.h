@@ -60,6 +60,15 @@ int stats_dtype_ok(dtype d);
  * stats_dtype_ok. Cannot fail. */
 void stats_add_raw(tensor_stats *s, dtype d, const void *p, uint64_t n);
 
+/* Widens n elements of dtype d stored contiguously at p to double into
+ * x[0..n) (the same widening stats_add_raw uses; a dtype failing
+ * stats_dtype_ok gives NaN). Cannot fail. */
+void stats_widen(dtype d, const void *p, size_t n, double *x);
+
+/* The bytes tensor i of t spans from its offset: the whole strided range
+ * (0 for no elements). Returns 0, or -1 when the size overflows. */
+int stats_tensor_span(const table *t, size_t i, uint64_t *span);
+
 /* Checks that every tensor selected in `sel` (t->count bits; NULL: all)
  * can be read: its dtype has values (stats_dtype_ok), it is not sparse,
  * and its bytes (the whole strided span) lie inside its file as it is

@@ -16,9 +16,7 @@
 
 #include "../core/err.h"
 
-/* The bytes tensor i spans from its offset: the whole strided range.
- * Returns 0, or -1 when the size overflows. */
-static int tensor_span(const table *t, size_t i, uint64_t *span)
+int stats_tensor_span(const table *t, size_t i, uint64_t *span)
 {
     const table_tensor *x = table_at(t, i);
     const uint64_t *st = table_strides(t, i), *sh = table_shape(t, i);
@@ -61,7 +59,7 @@ int stats_check(const table *t, const bitset *sel)
                            "statistics", path, name);
         if (stat(path, &st) != 0)
             return err_set("%s: %s", path, strerror(errno));
-        if (tensor_span(t, i, &span) ||
+        if (stats_tensor_span(t, i, &span) ||
             __builtin_add_overflow(x->offset, span, &end))
             return err_set("%s: tensor '%s': byte range overflows", path,
                            name);
@@ -150,7 +148,7 @@ static int one_tensor(job *j, size_t i)
     uint64_t esz = dtype_bits(d) / 8, span;
     tensor_stats s;
     stats_init(&s);
-    if (x->numel == 0 || tensor_span(t, i, &span) || span == 0) {
+    if (x->numel == 0 || stats_tensor_span(t, i, &span) || span == 0) {
         j->out[i] = s;
         return 0;
     }

@@ -198,6 +198,12 @@ static void widen(dtype d, const unsigned char *p, size_t n, double *x)
     }
 }
 
+void stats_widen(dtype d, const void *p, size_t n, double *x)
+{
+    pthread_once(&tables_once, tables_make);
+    widen(d, p, n, x);
+}
+
 void stats_add_raw(tensor_stats *s, dtype d, const void *p, uint64_t n)
 {
     double x[STATS_BLOCK];
