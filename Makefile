@@ -37,7 +37,7 @@ else ifneq ($(TORCH),off)
 endif
 
 # --- flags ---------------------------------------------------------------
-PKGS := yaml-0.1 libcjson zlib nettle
+PKGS := yaml-0.1 libcjson zlib nettle lapacke blas
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ifeq ($(shell $(PKG_CONFIG) ncursesw && echo 1),1)

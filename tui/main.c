@@ -21,6 +21,7 @@
 #include "cli/report.h"
 #include "cli/report_json.h"
 #include "cli/diff_cli.h"
+#include "cli/rank_cli.h"
 #include "cli/stats_cli.h"
 #include "core/err.h"
 #include "core/session.h"
@@ -272,6 +273,12 @@ static int run(const options *o)
         if (open_checkpoint(j.ckpt, &j.t) == 0)
             rc = stats_cli_print(stdout, &j.t, o->patterns, o->npatterns,
                                  o->json, o->allow_empty);
+        goto out;
+    }
+    if (o->mode == MODE_RANK) {
+        if (open_checkpoint(j.ckpt, &j.t) == 0)
+            rc = rank_cli_print(stdout, &j.t, o->rank_method, o->patterns,
+                                o->npatterns, o->json, o->allow_empty);
         goto out;
     }
     if (o->mode == MODE_DIFF) {

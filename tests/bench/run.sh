@@ -15,7 +15,10 @@
 #     through tui --summary and through Python's json.loads ($BUILD/bench/
 #     header.md);
 #  6. editor: tests/bench/bench_ui.sh, first frame and key-to-redraw on
-#     the DeepSeek-V3-shaped set through tmux ($BUILD/bench/ui.md).
+#     the DeepSeek-V3-shaped set through tmux ($BUILD/bench/ui.md);
+#  7. inspect: tests/bench/bench_inspect.py, --rank snr per 4096x4096 and
+#     4096x11008 matrix against Spectrum's svdvals, --stats GB/s on one
+#     core and its peak RSS ($BUILD/bench/inspect.md).
 # Env: BUILD, PYTHON, FIX (default $BUILD/fixtures), CC, BENCH_CFLAGS
 # (extra flags for the two bench programs, e.g. -fsanitize=... when
 # libtui.a was built with SANITIZE). Docs: docs/benchmarks.md.
@@ -37,8 +40,8 @@ echo
 
 mkdir -p "$BUILD/bench"
 cflags="-std=c11 -O2 -g -Wall -Wextra -Wshadow -D_GNU_SOURCE \
-$($PKG_CONFIG --cflags yaml-0.1 libcjson zlib nettle) ${BENCH_CFLAGS:-}"
-libs="$BUILD/libtui.a $($PKG_CONFIG --libs yaml-0.1 libcjson zlib nettle) -lm"
+$($PKG_CONFIG --cflags yaml-0.1 libcjson zlib nettle lapacke blas) ${BENCH_CFLAGS:-}"
+libs="$BUILD/libtui.a $($PKG_CONFIG --libs yaml-0.1 libcjson zlib nettle lapacke blas) -lm"
 for b in bench_pattern bench_apply; do
     # shellcheck disable=SC2086 # word splitting of the flag lists is meant
     if ! $CC $cflags "tests/bench/$b.c" $libs -o "$BUILD/bench/$b"; then
@@ -61,4 +64,7 @@ echo
 TUI=$BUILD/tui sh tests/bench/bench_header.sh "$BUILD/bench/header.md" || status=1
 echo
 TUI=$BUILD/tui FIX=$FIX sh tests/bench/bench_ui.sh | tee "$BUILD/bench/ui.md" || status=1
+echo
+"$PYTHON" tests/bench/bench_inspect.py --build "$BUILD" \
+    --out "$BUILD/bench/inspect.md" || status=1
 exit $status

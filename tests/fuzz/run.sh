@@ -47,7 +47,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 out=$BUILD/fuzz
 mkdir -p "$out/obj" "$out/bin" "$out/crashes" "$out/logs" || exit 1
 out=$(cd "$out" && pwd)
-PKGS="yaml-0.1 libcjson zlib nettle"
+PKGS="yaml-0.1 libcjson zlib nettle lapacke blas"
 PKG_CFLAGS=$(pkg-config --cflags $PKGS) || exit 1
 PKG_LIBS=$(pkg-config --libs $PKGS) || exit 1
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"

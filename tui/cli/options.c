@@ -24,7 +24,7 @@ static const char usage_headless[] =
 
 enum { O_JSON = 256, O_DEPTH, O_EXPORT, O_PRESETS, O_INVERT, O_ALLOW,
        O_PLAN, O_OPT, O_PREC, O_HEADLESS, O_DEVICE, O_STEPS, O_RESUME,
-       O_MEASURE, O_BATCH, O_FIT, O_STATS, O_DIFF };
+       O_MEASURE, O_BATCH, O_FIT, O_STATS, O_DIFF, O_RANK };
 
 static const struct option longopts[] = {
     {"list", no_argument, NULL, 'l'},
@@ -52,6 +52,7 @@ static const struct option longopts[] = {
     {"fit", required_argument, NULL, O_FIT},
     {"stats", no_argument, NULL, O_STATS},
     {"diff", no_argument, NULL, O_DIFF},
+    {"rank", required_argument, NULL, O_RANK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -103,6 +104,10 @@ static void print_help(void)
 "                          changed; with --plan PLAN, exit 0 when every\n"
 "                          tensor it freezes is bitwise equal, 1 naming\n"
 "                          those that changed (docs/inspect.md); --json\n"
+"      --rank snr          Spectrum's signal-to-noise score of every weight\n"
+"                          the PATTERN arguments after CHECKPOINT select,\n"
+"                          ranked within its weight type (docs/inspect.md);\n"
+"                          with --json\n"
 "      --measure-memory    with --headless: measure one step's activation\n"
 "                          and peak memory, train nothing (docs/memory.md);\n"
 "                          with --batch-size N, --depth D, --json,\n"
@@ -197,6 +202,7 @@ int options_parse(int argc, char **argv, options *o)
         case O_HEADLESS: m = MODE_HEADLESS; break;
         case O_STATS: m = MODE_STATS; break;
         case O_DIFF: m = MODE_DIFF; break;
+        case O_RANK: m = MODE_RANK; o->rank_method = optarg; break;
         case O_DEVICE: o->device = optarg; break;
         case O_RESUME: o->resume = 1; break;
         case O_STEPS: {
@@ -276,7 +282,7 @@ int options_parse(int argc, char **argv, options *o)
             if (o->mode != MODE_NONE && o->mode != m) {
                 fprintf(stderr, "tui: choose one of --list, --summary, "
                         "--tree, --export, --presets, --headless, "
-                        "--stats, --diff\n");
+                        "--stats, --diff, --rank\n");
                 return -1;
             }
             o->mode = m;
@@ -286,7 +292,7 @@ int options_parse(int argc, char **argv, options *o)
         o->checkpoint = argv[optind++];
     if (o->mode == MODE_DIFF && optind < argc)
         o->checkpoint_b = argv[optind++];
-    if (o->mode == MODE_STATS && optind < argc) {
+    if ((o->mode == MODE_STATS || o->mode == MODE_RANK) && optind < argc) {
         o->patterns = argv + optind;
         o->npatterns = (size_t)(argc - optind);
         optind = argc;
@@ -308,11 +314,15 @@ const char *options_check(const options *o)
                "--resume, --max-steps and --output";
     if (o->json && o->mode != MODE_LIST && o->mode != MODE_SUMMARY &&
         o->mode != MODE_TREE && o->mode != MODE_PRESETS &&
-        o->mode != MODE_STATS && o->mode != MODE_DIFF && !o->measure_memory)
+        o->mode != MODE_STATS && o->mode != MODE_DIFF &&
+        o->mode != MODE_RANK && !o->measure_memory)
         return "--json goes with --list, --summary, --tree, --presets, "
-               "--stats, --diff or --headless --measure-memory";
+               "--stats, --diff, --rank or --headless --measure-memory";
     if (o->mode == MODE_STATS && (o->plan || o->output || o->nops))
         return "--stats takes a checkpoint and patterns, no --plan, -o or "
+               "operations";
+    if (o->mode == MODE_RANK && (o->plan || o->output || o->nops))
+        return "--rank takes a checkpoint and patterns, no --plan, -o or "
                "operations";
     if (o->mode == MODE_DIFF && (!o->checkpoint || !o->checkpoint_b))
         return "--diff takes two checkpoints: tui --diff A B [--plan PLAN]";

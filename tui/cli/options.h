@@ -10,7 +10,8 @@
 enum { OPTIONS_MAX_OPS = 1024 };
 
 enum mode { MODE_NONE, MODE_LIST, MODE_SUMMARY, MODE_TREE, MODE_EXPORT,
-            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT, MODE_STATS, MODE_DIFF };
+            MODE_PRESETS, MODE_HEADLESS, MODE_EDIT, MODE_STATS, MODE_DIFF,
+            MODE_RANK };
 
 /* One operation, in command-line order. */
 typedef struct {
@@ -25,6 +26,7 @@ typedef struct {
     int headless_form;          /* --headless is on the command line */
     const char *checkpoint, *plan, *output, *export_format;
     const char *checkpoint_b;   /* --diff: the second checkpoint */
+    const char *rank_method;    /* --rank METHOD */
     const char *optimizer, *precision;
     const char *device;         /* --headless overrides */
     long long max_steps;        /* -1: not given */

@@ -1,17 +1,14 @@
 /* diff_run.c: two checkpoints compared tensor by tensor (diff.h). */
 #include "diff.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "../core/bitset.h"
 #include "../core/err.h"
 #include "stats.h"
+#include "values.h"
 
 const char *diff_status_name(diff_status s)
 {
@@ -32,78 +29,6 @@ void diff_result_free(diff_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* One tensor's elements in logical order, a block at a time. */
-typedef struct {
-    const unsigned char *p;  /* first element */
-    void *base;              /* what to munmap; NULL when nothing mapped */
-    size_t maplen;
-    size_t esz;
-    unsigned ndim;
-    const uint64_t *sh, *st; /* st NULL: contiguous */
-    uint64_t idx[TABLE_MAX_DIMS];
-    uint64_t pos;            /* elements handed out */
-} reader;
-
-/* Maps tensor i of t. Returns 0, or -1 with err set. */
-static int reader_open(reader *r, const table *t, size_t i)
-{
-    const table_tensor *x = table_at(t, i);
-    const char *path = table_file_path(t, x->file);
-    uint64_t span = 0, pg = (uint64_t)sysconf(_SC_PAGESIZE);
-    memset(r, 0, sizeof *r);
-    r->esz = dtype_bits((dtype)x->dtype) / 8;
-    r->ndim = x->ndim;
-    r->sh = table_shape(t, i);
-    r->st = table_strides(t, i);
-    if (x->numel == 0 || stats_tensor_span(t, i, &span) || span == 0)
-        return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set("%s: %s", path, strerror(errno));
-    uint64_t start = x->offset - x->offset % pg;
-    r->maplen = (size_t)(span + (x->offset - start));
-    r->base = mmap(NULL, r->maplen, PROT_READ, MAP_PRIVATE, fd,
-                   (off_t)start);
-    int e = errno;
-    close(fd);
-    if (r->base == MAP_FAILED) {
-        r->base = NULL;
-        return err_set("%s: mmap: %s", path, strerror(e));
-    }
-    madvise(r->base, r->maplen, MADV_SEQUENTIAL);
-    r->p = (const unsigned char *)r->base + (x->offset - start);
-    return 0;
-}
-
-static void reader_close(reader *r)
-{
-    if (r->base)
-        munmap(r->base, r->maplen);
-    r->base = NULL;
-}
-
-/* The next n elements' bytes into buf (n * esz bytes). */
-static void reader_next(reader *r, unsigned char *buf, size_t n)
-{
-    if (!r->st) {
-        memcpy(buf, r->p + r->pos * r->esz, n * r->esz);
-        r->pos += n;
-        return;
-    }
-    for (size_t k = 0; k < n; k++) {
-        uint64_t off = 0;
-        for (unsigned d = 0; d < r->ndim; d++)
-            off += r->idx[d] * r->st[d];
-        memcpy(buf + k * r->esz, r->p + off * r->esz, r->esz);
-        for (unsigned d = r->ndim; d-- > 0;) {
-            if (++r->idx[d] < r->sh[d])
-                break;
-            r->idx[d] = 0;
-        }
-    }
-    r->pos += n;
-}
-
 static int same_kind(const table *a, size_t i, const table *b, size_t j)
 {
     const table_tensor *x = table_at(a, i), *y = table_at(b, j);
@@ -121,21 +46,21 @@ static int compare_pair(const table *a, const table *b, diff_entry *e)
     double xa[DIFF_BLOCK], xb[DIFF_BLOCK];
     const table_tensor *x = table_at(a, (size_t)e->a);
     dtype d = (dtype)x->dtype;
-    reader ra, rb;
+    tensor_reader ra, rb;
     double sa = 0, sd = 0, mx = NAN;
     uint64_t changed = 0;
-    if (reader_open(&ra, a, (size_t)e->a))
+    if (tensor_reader_open(&ra, a, (size_t)e->a))
         return -1;
-    if (reader_open(&rb, b, (size_t)e->b)) {
-        reader_close(&ra);
+    if (tensor_reader_open(&rb, b, (size_t)e->b)) {
+        tensor_reader_close(&ra);
         return -1;
     }
     size_t esz = ra.esz;
     for (uint64_t pos = 0; pos < x->numel;) {
         size_t n = x->numel - pos < DIFF_BLOCK ? (size_t)(x->numel - pos)
                                                 : DIFF_BLOCK;
-        reader_next(&ra, ba, n);
-        reader_next(&rb, bb, n);
+        tensor_reader_next(&ra, ba, n);
+        tensor_reader_next(&rb, bb, n);
         stats_widen(d, ba, n, xa);
         int same = memcmp(ba, bb, n * esz) == 0;
         if (!same)
@@ -162,8 +87,8 @@ static int compare_pair(const table *a, const table *b, diff_entry *e)
         }
         pos += n;
     }
-    reader_close(&ra);
-    reader_close(&rb);
+    tensor_reader_close(&ra);
+    tensor_reader_close(&rb);
     e->changed = changed;
     e->status = changed ? DIFF_CHANGED : DIFF_EQUAL;
     e->max_abs = changed ? mx : 0.0;
