@@ -3,7 +3,8 @@
 # (hostile/st_manifest.txt and hostile/pt_manifest.txt, "path<TAB>expected
 # substring", paths relative to hostile/) against every mode (issue 7
 # item 5; hostile-inputs.md):
-#   --list, --list --json, --summary, --tree: exit status 2, nothing on
+#   --list, --list --json, --summary, --tree, --stats, --rank snr and
+#     --diff GOOD FILE (the file as the second checkpoint): exit status 2, nothing on
 #     stdout, exactly one line on stderr naming the file and holding the
 #     expected words, no sanitizer report;
 #   the editor (`tui FILE` in tmux, tests/ui/lib.sh): exit status 2 before
@@ -60,22 +61,25 @@ tab=$(printf '\t')
 cat "$dir/st_manifest.txt" "$dir/pt_manifest.txt" | grep -v '^[[:space:]]*$' >"$cli_tmp/cases"
 ncases=$(wc -l <"$cli_tmp/cases" | tr -d ' ')
 
-# 1. the four batch modes
+# 1. the seven batch modes
 t0=$(date +%s)
 while IFS="$tab" read -r rel want; do
     f=$dir/$rel
-    for mode in list json summary tree; do
+    for mode in list json summary tree stats rank diff; do
         case $mode in
         list) set -- --list ;;
         json) set -- --list --json ;;
         summary) set -- --summary ;;
         tree) set -- --tree ;;
+        stats) set -- --stats ;;
+        rank) set -- --rank snr ;;
+        diff) set -- --diff "$T/mlp.init.safetensors" ;;
         esac
         "$TUI" "$@" "$f" >"$cli_tmp/out" 2>"$cli_tmp/err" </dev/null
         verdict "$rel ($*)" "$f" "$want" $? "$cli_tmp/out" "$cli_tmp/err"
     done
 done <"$cli_tmp/cases"
-echo "hostile_modes: $ncases files x 4 batch modes in $(( $(date +%s) - t0 )) s"
+echo "hostile_modes: $ncases files x 7 batch modes in $(( $(date +%s) - t0 )) s"
 
 # 2. the editor in tmux: the message on the terminal, exit 2, no curses
 if [ "$EDITOR_SAMPLE" -gt 0 ] && command -v tmux >/dev/null 2>&1; then
