@@ -84,6 +84,9 @@ void session_free(session *s)
     free(s->foreign_plan);
     bitset_free(&s->initial);
     free(s->checkpoint);
+    activation_free(s->measured);
+    free(s->measured);
+    bitset_free(&s->measured_frozen);
     memset(s, 0, sizeof *s);
 }
 
@@ -365,8 +368,10 @@ int session_preview_preset(const session *s, const preset_list *l,
     if (x.empty)
         describe_empty(r, n, &x, "", pv->empty, sizeof pv->empty);
     activation_share sh;
-    if (s->has_base && s->base.estimate.activations &&
-        activation_share_of(s->base.estimate.activations, &s->t, &b, &sh) == 0) {
+    const activation *m = s->measured ? s->measured
+                          : s->has_base ? s->base.estimate.activations
+                                        : NULL;
+    if (m && activation_share_of(m, &s->t, &b, &sh) == 0) {
         pv->act_kept = sh.kept;
         pv->act_measured = sh.measured;
     }

@@ -58,6 +58,10 @@ typedef struct {
                                differs), read from this path (malloc'ed);
                                cleared when the state is saved (anywhere)
                                or another plan is loaded */
+    activation *measured;   /* the last activation measurement held
+                               (session_set_measurement), owned; NULL
+                               when none */
+    bitset measured_frozen; /* the frozen set it was made for */
 } session;
 
 /* What an operation did. */
@@ -87,9 +91,9 @@ typedef struct {
     unsigned long long frozen_numel; /* their elements, a tie group once */
     unsigned long long total_numel;  /* the model's parameter elements */
     uint64_t act_kept, act_measured; /* activation_share.h of the
-                               plan's measurement (base.estimate.
-                               activations) for this frozen set;
-                               act_measured 0 when there is none */
+                               measurement held (session_measurement)
+                               for this frozen set; act_measured 0 when
+                               there is none */
     char empty[SESSION_EMPTY_TEXT]; /* the rules that match nothing,
                                "2 of its 3 rules match nothing: unfreeze
                                'x', freeze 'y'" (patterns shortened) */
@@ -179,6 +183,43 @@ int session_make_plan(session *s, const char *plan_path, plan *out);
  * caller's choice to confirm: the editor asks).
  * Returns 0, or -1 with err set (the old file is kept). */
 int session_save_plan(session *s, const char *plan_path);
+
+/* --- activation measurements (session_measure.c; docs/memory.md) ---
+ *
+ * The core never measures (that needs libtorch, tui/train/): the editor
+ * runs `tui --headless --measure-memory` on a plan written by
+ * session_write_measure_plan and hands the result here. The session
+ * keeps it with the frozen set it was made for; a plan saved while that
+ * set is the current one carries it in estimate.activations, and a plan
+ * loaded with one holds it for the loaded set. */
+
+/* Keeps a copy of measurement `a`, made for `frozen` (t.count bits; NULL:
+ * the current frozen set), in place of the one held. Returns 0, or -1
+ * with err set (out of memory, a set of the wrong size); the old one is
+ * then kept. `a` and `frozen` are untouched. */
+int session_set_measurement(session *s, const activation *a,
+                            const bitset *frozen);
+
+/* The measurement held, or NULL when none; *fresh (when not NULL) is 1
+ * when it was made for the current frozen set, else 0. Borrowed: valid
+ * until the next session_set_measurement, load or free. Cannot fail. */
+const activation *session_measurement(const session *s, int *fresh);
+
+/* Whether this session can be measured: 1 when its plan has a train:
+ * section with a model and either data or input_shape; else 0, with what
+ * is missing written into why (cap bytes: "the checkpoint is a plain
+ * state_dict: ..."). Cannot fail. */
+int session_can_measure(const session *s, char *why, size_t cap);
+
+/* Writes, atomically at `path` (any folder), the plan that
+ * `tui --headless --plan PATH --measure-memory` measures: the current
+ * state as session_make_plan makes it (or, with all_trainable, no rules
+ * and nothing frozen), with the loaded train: section and batchnorm
+ * policy, its paths rebased to point at the same files from PATH. The
+ * session is untouched. Returns 0, or -1 with err set (nothing
+ * runnable: see session_can_measure; the write failed). */
+int session_write_measure_plan(session *s, const char *path,
+                               int all_trainable);
 
 /* The current estimate. Returns 0, or -1 with err set. */
 int session_estimate(const session *s, mem_estimate *out);

@@ -90,6 +90,11 @@ int session_load_plan(session *s, const char *plan_path, int allow_empty,
     s->foreign_plan = foreign;
     foreign = NULL;
     err_clear();
+    activation_free(s->measured);
+    free(s->measured);
+    s->measured = NULL;
+    if (p.estimate.activations)
+        (void)session_set_measurement(s, p.estimate.activations, NULL);
     plan_free(&s->base);
     s->base = p;
     plan_init(&p);
@@ -185,6 +190,17 @@ int session_make_plan(session *s, const char *plan_path, plan *out)
     p->estimate.bytes.buffers = e.after.buffers;
     p->estimate.bytes.total = e.after.total;
     p->estimate.bytes.total_if_all_trainable = e.before.total;
+    int fresh;
+    const activation *m = session_measurement(s, &fresh);
+    activation *keep = NULL;
+    if (m && fresh && (!(keep = malloc(sizeof *keep)) ||
+                       activation_copy(keep, m))) {
+        free(keep);
+        return err_set("out of memory");
+    }
+    activation_free(p->estimate.activations);
+    free(p->estimate.activations);
+    p->estimate.activations = keep;
     if (p->batchnorm == PLAN_BN_UNSET)
         p->batchnorm = PLAN_BN_FREEZE_STATS;
     if (p == &s->base && s->base_path &&
@@ -218,4 +234,41 @@ int session_save_plan(session *s, const char *plan_path)
     free(s->foreign_plan);
     s->foreign_plan = NULL;
     return 0;
+}
+
+int session_write_measure_plan(session *s, const char *path,
+                               int all_trainable)
+{
+    char why[600];
+    plan q;
+    int rc = -1;
+    if (!session_can_measure(s, why, sizeof why))
+        return err_set("%s", why);
+    plan_init(&q);
+    if (session_make_plan(s, path, &q))
+        goto out;
+    if (all_trainable) {
+        q.nrules = 0;
+        plan_clear_frozen(&q);
+        q.estimate.trainable_parameters = PLAN_UNSET;
+        q.estimate.bytes = (plan_bytes){PLAN_UNSET, PLAN_UNSET, PLAN_UNSET,
+                                        PLAN_UNSET, PLAN_UNSET, PLAN_UNSET,
+                                        PLAN_UNSET};
+        activation_free(q.estimate.activations);
+        free(q.estimate.activations);
+        q.estimate.activations = NULL;
+    }
+    /* the train: strings stay in base's arena, which outlives q; those
+     * rebased are copied into q's */
+    q.train = s->base.train;
+    q.batchnorm = s->base.batchnorm ? s->base.batchnorm
+                                    : PLAN_BN_FREEZE_STATS;
+    if ((s->base_path && rebase_train(&q, s->base_path, path)) ||
+        plan_write(&q, path))
+        goto out;
+    rc = 0;
+out:
+    q.train.present = 0;
+    plan_free(&q);
+    return rc;
 }

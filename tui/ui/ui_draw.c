@@ -438,11 +438,14 @@ static void draw_panel(ui *u, int y, int h)
         return;
     }
     uint64_t bt = e->before.total, at = e->after.total;
-    if (h < 9) {
-        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %s%s",
+    if (h < UI_PANEL_ROWS) {
+        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %s%s%s",
                  opt, prec, human_bytes(bt, a, sizeof a),
                  human_bytes(at, b, sizeof b),
                  memory_saved_text(bt, at, c, sizeof c),
+                 ui_measure_running(u) ? "  measuring activations (a "
+                                         "cancels)"
+                                       : "",
                  u->panel_folded ? "  (M unfolds)" : "");
         move(y, 0);
         ui_color_set(u, UIC_HEADER);
@@ -485,6 +488,9 @@ static void draw_panel(ui *u, int y, int h)
                scale, bw);
     panel_line(u, y + 7, "total", bt, at, scale, bw);
     move(y + 8, 0);
+    ui_color_set(u, ui_measure_row(u, line, sizeof line));
+    put_str(u, line, u->cols);
+    move(y + 9, 0);
     ui_color_set(u, UIC_NORMAL);
     snprintf(line, sizeof line,
              " trainable %s of %s parameters (%s) in %s of %s tensors;"
@@ -571,7 +577,8 @@ void ui_draw(ui *u)
         draw_too_small(u);
         return;
     }
-    int panel_h = u->rows >= UI_PANEL_MIN_ROWS && !u->panel_folded ? 9 : 1;
+    int panel_h =
+        u->rows >= UI_PANEL_MIN_ROWS && !u->panel_folded ? UI_PANEL_ROWS : 1;
     int tree_h = u->rows - 2 - panel_h - 1; /* column headers included */
     draw_header(u);
     draw_tree(u, 2, tree_h);

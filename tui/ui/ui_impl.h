@@ -12,6 +12,8 @@
  *   ui_preset_save.c  W: the rules as a user preset, as written
  *   ui_save.c    w: saving the plan (asks before writing over a plan
  *                made for another checkpoint), the unsaved mark
+ *   ui_measure.c a: the activation memory measured by a child process
+ *                (tui --headless --measure-memory), the panel's row
  *
  * Actions return reaction flags (R_*); the loop applies them.
  */
@@ -22,6 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
+#include "../core/activation.h"
 #include "../core/bitset.h"
 #include "../core/memory.h"
 #include "../core/pattern.h"
@@ -31,7 +36,8 @@
 
 #define UI_MIN_COLS 40
 #define UI_MIN_ROWS 10
-#define UI_PANEL_MIN_ROWS 22 /* below this the memory panel is one line */
+#define UI_PANEL_MIN_ROWS 23 /* below this the memory panel is one line */
+#define UI_PANEL_ROWS 10     /* the unfolded panel */
 
 /* Colours: one table (ncdu's UI_COLORS) makes the enum and the pairs. */
 #define UI_COLORS(C)                                         \
@@ -85,6 +91,23 @@ typedef enum {
 
 #define UI_HIST_MAX 100   /* lines kept per prompt kind */
 
+/* The background measurement (ui_measure.c). */
+typedef struct {
+    pid_t pid;              /* the measuring child; 0 when none runs */
+    int out_fd, err_fd;     /* its stdout and stderr (non-blocking), -1 */
+    char *out;              /* what it printed (the --json line) */
+    size_t nout, out_cap;
+    char err[512];          /* the start of its stderr */
+    size_t nerr;
+    int all_job;            /* 1: it measures everything trainable */
+    int then_current;       /* 1: the current set is measured next */
+    bitset job_frozen;      /* the frozen set it measures */
+    double started_ms;
+    char plan[4096];        /* the temporary plan it reads ("": none) */
+    activation all;         /* with everything trainable, when has_all */
+    int has_all;
+} ui_measure;
+
 typedef struct ui {
     session *s;
     const ui_config *cfg;
@@ -124,6 +147,9 @@ typedef struct ui {
     size_t nhist[UI_PK_COUNT];
     int last_key;
     double key_ms;           /* when ui_input returned the last key */
+    int ticks;               /* 1: ui_input returns UI_KEY_TICK while a
+                                measurement runs (the main loop only) */
+    ui_measure meas;
 } ui;
 
 /* --- ui_screen.c --- */
@@ -145,6 +171,7 @@ void ui_screen_end(void);
  * KEY_RESIZE so the caller repaints), returns UI_KEY_INTERRUPT after a
  * SIGINT. Cannot fail. */
 #define UI_KEY_INTERRUPT (KEY_MAX + 1)
+#define UI_KEY_TICK (KEY_MAX + 2) /* a measurement moved on (main loop) */
 int ui_input(ui *u);
 
 /* Sets the colour pair and attributes of a role (no colour when the
@@ -311,5 +338,37 @@ void ui_mark_saved(ui *u, int written);
  * saves, and says where. Returns 1 when saved, 0 when cancelled or on
  * error (the message says which; the file on disk is then untouched). */
 int ui_save_plan(ui *u);
+
+/* --- ui_measure.c --- */
+
+/* Binds the measurement state to the session (the plan's measurement,
+ * when it has one, counts as "all trainable" if nothing is frozen).
+ * Cannot fail. */
+void ui_measure_init(ui *u);
+
+/* Stops a running measurement (the child killed and reaped, the
+ * temporary plan removed) and frees the state. Idempotent. */
+void ui_measure_end(ui *u);
+
+/* a: starts measuring the current frozen set in the background (first
+ * with everything trainable, once per session, when something is
+ * frozen); while one runs, cancels it; with nothing runnable, says what
+ * is needed in a box. Returns R_* flags. */
+int ui_measure_key(ui *u);
+
+/* Reads what the child wrote and takes its result when it has ended
+ * (into the session, a message). Returns 1 while a measurement runs or
+ * when one just ended (the screen moves on), 0 when none runs. */
+int ui_measure_poll(ui *u);
+
+/* 1 while a measurement runs. */
+int ui_measure_running(const ui *u);
+
+/* The panel's activations row into buf (cap bytes): measuring, not
+ * measured (and what is needed), stale, or the bytes (all trainable ->
+ * this plan), where they were measured, this plan's total with them and
+ * the warning on frozen modules after a trainable one. Returns the
+ * colour to paint it in. Cannot fail. */
+enum ui_color ui_measure_row(ui *u, char *buf, size_t cap);
 
 #endif

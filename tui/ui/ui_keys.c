@@ -322,6 +322,7 @@ static int act_fold_panel(ui *u)
 /* --- saving and quitting --- */
 
 static int act_save(ui *u) { ui_save_plan(u); return R_REDRAW; }
+static int act_measure(ui *u) { return ui_measure_key(u); }
 static int act_save_preset(ui *u) { return ui_save_preset(u); }
 
 static int act_quit(ui *u)
@@ -426,6 +427,9 @@ static const key_def keys[] = {
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
     {'M', act_fold_panel, "M", "fold / unfold the memory panel"},
+    {'a', act_measure, "a", "measure activation memory: one step of the "
+                            "plan's model in the background (a again "
+                            "cancels)"},
     {'w', act_save, "w", "save the plan (asks before writing over a plan made "
                               "for another checkpoint)"},
     {'W', act_save_preset, "W", "save the rules as a user preset"},
@@ -492,7 +496,7 @@ static void run_loop(ui *u)
         int r = R_REDRAW;
         if (frame > 0) {
             r = R_NONE;
-            if (c == KEY_RESIZE)
+            if (c == KEY_RESIZE || c == UI_KEY_TICK)
                 r = R_REDRAW;
             for (size_t i = 0; i < NKEYS; i++)
                 if (keys[i].key == c) {
@@ -510,7 +514,7 @@ static void run_loop(ui *u)
         ui_draw(u);
         refresh();
         double t2 = ui_now_ms();
-        if (u->cfg->timing) {
+        if (u->cfg->timing && c != UI_KEY_TICK) {
             char kb[32];
             /* total: from the last key read (for a prompt, its Enter) */
             if (frame == 0)
@@ -528,7 +532,9 @@ static void run_loop(ui *u)
             ui_draw(u);
             refresh();
         }
+        u->ticks = 1;
         c = ui_input(u);
+        u->ticks = 0;
     }
 }
 
@@ -542,6 +548,7 @@ int ui_run(session *s, const ui_config *cfg)
     }
     u->s = s;
     u->cfg = cfg;
+    ui_measure_init(u);
     table_get_totals(&s->t, &u->tot);
     if (view_init(&u->v, &s->tr) ||
         view_set_sort(&u->v, tree_sort_default(&s->t))) {
@@ -566,6 +573,7 @@ int ui_run(session *s, const ui_config *cfg)
     ui_screen_end();
     rc = 0;
 out:
+    ui_measure_end(u);
     view_free(&u->v);
     bitset_free(&u->match);
     ui_prompt_free_history(u);

@@ -302,11 +302,17 @@ int ui_input(ui *u)
             u->last_key = UI_KEY_INTERRUPT;
             return UI_KEY_INTERRUPT;
         }
+        timeout(ui_measure_running(u) ? 100 : 500);
         int c = getch();
         if (c == ERR) {
             if (ui_sigint)
                 continue;
-            continue; /* timeout: look at the flags again */
+            /* timeout: the measurement, then the flags again */
+            if (ui_measure_poll(u) && u->ticks) {
+                u->last_key = UI_KEY_TICK;
+                return UI_KEY_TICK;
+            }
+            continue;
         }
         u->key_ms = ui_now_ms();
         u->last_key = c;
