@@ -54,6 +54,18 @@ int ts_fail_current();
         ts_fail_current();                                                \
     }
 
+// ts_dist.cpp, for the trainer's data-parallel step (ts_dist.h); each
+// throws on a failed collective.
+struct ts_dist;
+// Copies rank 0's buffers of m into every rank's.
+void ts_dist_sync_buffers(ts_dist *d, ts_module *m);
+// Sums n doubles over the ranks, in place.
+void ts_dist_reduce_stats(ts_dist *d, double *v, int n);
+// Averages the defined gradients of `params` over the ranks (x 1/W, then
+// a bucketed SUM allreduce).
+void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params);
+int ts_dist_world(const ts_dist *d);
+
 // "F32" -> at::kFloat; throws on an unknown name.
 at::ScalarType ts_dtype_parse(const char *name);
 // at::kFloat -> "F32" ("?" when it has no safetensors name).

@@ -7,6 +7,7 @@
 // bits as the Python loop, and the state is plain named tensors that a
 // checkpoint can save and restore.
 #include "ts_impl.hpp"
+#include "ts_dist.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
@@ -34,6 +35,8 @@ struct ts_trainer {
     std::vector<ts_param> params;
     int64_t steps = 0;
     uint64_t grad_bytes = 0;
+    ts_dist *dist = nullptr;         // data-parallel group, or none
+    std::vector<at::Tensor> dist_params; // params' tensors, for it
     // ts_trainer_state_info's names and shapes, rebuilt on each listing
     mutable std::vector<std::string> st_names;
     mutable std::vector<std::vector<int64_t>> st_shapes;
@@ -262,15 +265,29 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         r->correct = -1;
         r->count = 0;
         at::Tensor o;
+        if (t->dist)
+            ts_dist_sync_buffers(t->dist, t->m);
         at::Tensor loss = ts_forward_loss(t, x->t, y->t, &o);
         r->loss = loss.item<double>();
         if (o.defined())
             ts_accuracy(t, o, y->t, r);
+        if (t->dist) {
+            // the same figures, and the same finite verdict, on every rank
+            double v[3] = {r->loss, (double)r->correct, (double)r->count};
+            ts_dist_reduce_stats(t->dist, v, r->correct >= 0 ? 3 : 1);
+            r->loss = v[0] / (double)ts_dist_world(t->dist);
+            if (r->correct >= 0) {
+                r->correct = (int64_t)v[1];
+                r->count = (int64_t)v[2];
+            }
+        }
         if (!std::isfinite(r->loss)) {
             r->finite = 0;
             return 0;
         }
         loss.backward();
+        if (t->dist)
+            ts_dist_reduce_grads(t->dist, t->dist_params);
         uint64_t gb = 0;
         for (auto &q : t->params) {
             const at::Tensor &g = q.p.grad();
@@ -290,6 +307,16 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         ts_update(t, lr);
         for (auto &q : t->params)
             q.p.mutable_grad().reset();
+        return 0;)
+}
+
+int ts_trainer_set_dist(ts_trainer *t, ts_dist *d)
+{
+    TS_PROTECT(
+        t->dist = d;
+        t->dist_params.clear();
+        for (auto &q : t->params)
+            t->dist_params.push_back(q.p);
         return 0;)
 }
 

@@ -12,7 +12,7 @@ set -e
 PKGS="gcc g++ make pkg-config libyaml-dev libcjson-dev zlib1g-dev nettle-dev
 libncurses-dev libtorch-dev python3-torch python3-torchvision python3-numpy
 python3-yaml tmux dataset-fashion-mnist hyperfine man-db time clang
-libclang-rt-14-dev libopenblas0-openmp liblapacke-dev libblas-dev"
+libclang-rt-14-dev libopenblas0-openmp liblapacke-dev libblas-dev libgloo-dev"
 missing=""
 for p in $PKGS; do
     s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -150,14 +150,9 @@ def set_mode(model, train, eval_paths):
             mods[pth].train(False)
 
 
-def run(plan, on_step=None, module=None):
-    """Trains per the plan; returns a dict: losses (per step), weights
-    (name -> tensor, CPU), train_seconds, step_times and step_cpu (wall
-    and process CPU seconds per step), steps, val_loss. `module` (an eager
-    nn.Module with the same names) replaces the plan's TorchScript module,
-    for the benchmark's eager column."""
-    torch._C._set_graph_executor_optimize(False)
-    dev = torch.device(plan.device)
+def setup_model(plan, dev, module=None):
+    """The plan's module (or `module`) on dev with the initial weights, the
+    frozen set and the norm layers to keep in eval mode (returned)."""
     model = module.to(dev) if module is not None else \
         torch.jit.load(plan.model, map_location=dev)
     if plan.init:
@@ -171,18 +166,12 @@ def run(plan, on_step=None, module=None):
     for n, p in model.named_parameters():
         p.requires_grad_(n not in frozen and p.dtype.is_floating_point)
     eval_paths = frozen_norms(model, frozen) if plan.batchnorm != "train" else []
-    data, _ = st_load(plan.data)
-    x_all, y_all = data[plan.inputs], data[plan.targets]
-    n = x_all.shape[0]
-    if plan.val:
-        vd, _ = st_load(plan.val)
-        vx, vy, n_train = vd[plan.inputs], vd[plan.targets], n
-    else:
-        nv = int(n * plan.val_fraction)
-        n_train = n - nv
-        vx, vy = x_all[n_train:], y_all[n_train:]
-    spe = (n_train + plan.batch - 1) // plan.batch
-    total = plan.max_steps if plan.max_steps else plan.epochs * spe
+    return model, eval_paths
+
+
+def make_optimizer(plan, model):
+    """The plan's optimizer over the trainable parameters (no weight decay
+    on 1-D ones), and those parameters."""
     trainable = [(n_, p) for n_, p in model.named_parameters() if p.requires_grad]
     decay = [p for n_, p in trainable if p.dim() >= 2]
     nodecay = [p for n_, p in trainable if p.dim() < 2]
@@ -195,7 +184,31 @@ def run(plan, on_step=None, module=None):
         opt = torch.optim.Adam(groups, lr=plan.lr, betas=plan.betas, eps=plan.eps)
     else:
         opt = torch.optim.AdamW(groups, lr=plan.lr, betas=plan.betas, eps=plan.eps)
-    params = [p for _, p in trainable]
+    return opt, [p for _, p in trainable]
+
+
+def run(plan, on_step=None, module=None):
+    """Trains per the plan; returns a dict: losses (per step), weights
+    (name -> tensor, CPU), train_seconds, step_times and step_cpu (wall
+    and process CPU seconds per step), steps, val_loss. `module` (an eager
+    nn.Module with the same names) replaces the plan's TorchScript module,
+    for the benchmark's eager column."""
+    torch._C._set_graph_executor_optimize(False)
+    dev = torch.device(plan.device)
+    model, eval_paths = setup_model(plan, dev, module)
+    data, _ = st_load(plan.data)
+    x_all, y_all = data[plan.inputs], data[plan.targets]
+    n = x_all.shape[0]
+    if plan.val:
+        vd, _ = st_load(plan.val)
+        vx, vy, n_train = vd[plan.inputs], vd[plan.targets], n
+    else:
+        nv = int(n * plan.val_fraction)
+        n_train = n - nv
+        vx, vy = x_all[n_train:], y_all[n_train:]
+    spe = (n_train + plan.batch - 1) // plan.batch
+    total = plan.max_steps if plan.max_steps else plan.epochs * spe
+    opt, params = make_optimizer(plan, model)
 
     def loss_of(out, y):
         if plan.loss == "cross_entropy":

@@ -169,7 +169,7 @@ static void prune(const trainer *t, const char *keep)
 int train_ckpt_save(trainer *t)
 {
     char name[64], tmp[4200], dst[4200], file[4300];
-    char v[14][128];
+    char v[15][128];
     snprintf(name, sizeof name, "ckpt-%010llu", (unsigned long long)t->step);
     snprintf(dst, sizeof dst, "%s/%s", t->out_dir, name);
     struct stat st;
@@ -198,6 +198,7 @@ int train_ckpt_save(trainer *t)
              t->train_secs);
     snprintf(v[11], sizeof v[11], "%llu", (unsigned long long)t->total);
     snprintf(v[12], sizeof v[12], "%.17g", t->last_step_loss);
+    snprintf(v[14], sizeof v[14], "%d", t->world > 1 ? t->world : 1);
     snprintf(v[13], sizeof v[13], "%llu %llu",
              (unsigned long long)t->grad_bytes,
              (unsigned long long)t->state_bytes);
@@ -210,6 +211,8 @@ int train_ckpt_save(trainer *t)
         /* measured gradient and optimizer bytes: a resume that takes no
          * step (the run's end) reports these, not an unmeasured 0 */
         "measured_bytes", t->have_grad_bytes ? v[13] : "",
+        /* the processes the run was made with: a resume needs as many */
+        "world_size", v[14],
     };
     snprintf(file, sizeof file, "%s/state.safetensors", tmp);
     if (write_state(t, file, 1, 0, meta, sizeof meta / sizeof *meta / 2) < 0 ||
@@ -286,6 +289,16 @@ static int ckpt_open(const trainer *t, const char *file, table *tb)
         return err_set("%s: made with other settings (samples, batch_size, "
                        "seed, optimizer: %s %s; the plan: %s %s)", file, got,
                        s_opt, want, t->opt);
+    /* absent: a checkpoint of one process (made before world_size was
+     * recorded) */
+    const char *s_w = meta_get(tb, "world_size");
+    long made = s_w ? strtol(s_w, NULL, 10) : 1;
+    int now = t->world > 1 ? t->world : 1;
+    if (made != now)
+        return err_set("%s: made by %ld process%s, and this run has %d: "
+                       "resume with the same number (the data order and "
+                       "the batches depend on it)", file, made,
+                       made == 1 ? "" : "es", now);
     return 0;
 }
 

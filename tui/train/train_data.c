@@ -167,7 +167,10 @@ int train_data_open(trainer *t)
         return err_set("%s: no training samples (%lld in the file, %lld held "
                        "out)", t->data_file, (long long)n,
                        (long long)t->n_val);
-    t->spe = (t->n_train + (int64_t)t->batch - 1) / (int64_t)t->batch;
+    /* DistributedSampler: every rank ceil(n / W) samples (padded) */
+    int64_t w = t->world > 1 ? t->world : 1;
+    t->n_rank = (t->n_train + w - 1) / w;
+    t->spe = (t->n_rank + (int64_t)t->batch - 1) / (int64_t)t->batch;
     t->total = t->max_steps ? t->max_steps : t->epochs * (uint64_t)t->spe;
     return 0;
 }

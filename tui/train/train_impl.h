@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "../../shim/ts.h"
+#include "../../shim/ts_dist.h"
 #include "../core/bitset.h"
 #include "../core/memory.h"
 #include "../core/plan.h"
@@ -55,6 +56,8 @@ typedef struct {
     ts_tensor *x, *y;      /* train file, all rows */
     ts_tensor *vx, *vy;    /* validation source: x/y or the val file */
     int64_t n_train;       /* rows of x used for training: [0, n_train) */
+    int64_t n_rank;        /* of those, this rank's per epoch:
+                              ceil(n_train / world) */
     int64_t n_val, val_start;
     int64_t spe;           /* steps per epoch */
     uint64_t total;        /* steps of the whole run */
@@ -81,6 +84,14 @@ typedef struct {
     int tty;
     double last_draw;
     uint64_t logged_step;  /* step of the last plain progress line */
+
+    /* --- data-parallel (train_dist.c); world 1: one process --- */
+    int rank, world, local_rank;
+    char master_addr[256];
+    int master_port;
+    double dist_timeout;   /* seconds, for the store and the group */
+    ts_dist *dist;         /* the group, when the launcher set one up
+                              (RANK and WORLD_SIZE, even WORLD_SIZE=1) */
 } trainer;
 
 /* --- train_main.c --- */
@@ -165,6 +176,29 @@ int train_loop(trainer *t);
 double train_now(void);
 /* The learning rate of step `s` (0-based) per the schedule. */
 double train_lr_at(const trainer *t, uint64_t s);
+
+/* --- train_dist.c --- */
+/* Reads the launcher's variables (RANK, WORLD_SIZE, LOCAL_RANK,
+ * MASTER_ADDR, MASTER_PORT; SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID
+ * when RANK and WORLD_SIZE are unset) into rank, world, local_rank and
+ * the master's address; none set: world 1 and no group. Returns 0, or -1 with err set
+ * (a variable that is not a number, one set without the other, no
+ * MASTER_ADDR/PORT). */
+int train_dist_env(trainer *t);
+/* Joins the group the variables name (rank 0 hosts the store unless
+ * torchrun's agent does). Returns 0 (nothing to do without them), or
+ * -1. */
+int train_dist_join(trainer *t);
+/* Tells the others whether this rank's setup failed, and learns whether
+ * any did. Returns 0 when every rank is ready; -1 with err set: this
+ * rank's failure (err kept), or "N of W ranks failed to start". */
+int train_dist_ready(trainer *t, int failed);
+/* Checks that every rank has the same frozen set, model, data and
+ * settings (one line naming what differs), then copies rank 0's module
+ * to every rank and makes the steps data-parallel. Returns 0 or -1. */
+int train_dist_agree(trainer *t);
+/* Leaves the group. Idempotent. */
+void train_dist_leave(trainer *t);
 
 /* --- train_report.c --- */
 /* Prints the final report on stdout and writes report.json. 0 or -1. */

@@ -195,11 +195,22 @@ int train_loop(trainer *t)
                 err_set("shuffle: %s", ts_last_error());
                 goto cleanup;
             }
+            if (t->dist) {
+                /* DistributedSampler: this rank's share of the order */
+                ts_tensor *mine = NULL;
+                int sr = ts_dist_shard(perm, t->rank, t->world, &mine);
+                ts_tensor_free(perm);
+                perm = mine;
+                if (sr < 0) {
+                    err_set("shuffle: %s", ts_last_error());
+                    goto cleanup;
+                }
+            }
             perm_epoch = epoch;
         }
         int64_t start = pos * (int64_t)t->batch;
-        int64_t n = t->n_train - start < (int64_t)t->batch ? t->n_train - start
-                                                           : (int64_t)t->batch;
+        int64_t n = t->n_rank - start < (int64_t)t->batch ? t->n_rank - start
+                                                          : (int64_t)t->batch;
         double t0 = train_now(), c0 = cpu_now();
         ts_tensor *xb = NULL, *yb = NULL;
         ts_step_result r;
@@ -207,8 +218,12 @@ int train_loop(trainer *t)
         int bad = select_rows(t, t->x, perm, start, n, &xb) < 0 ||
                   select_rows(t, t->y, perm, start, n, &yb) < 0;
         if (!bad && ts_trainer_step(t->tr, xb, yb, lr, &r) < 0)
-            bad = err_set("step %llu: %s", (unsigned long long)t->step + 1,
-                          ts_last_error());
+            bad = t->dist ? err_set("rank %d: step %llu: %s", t->rank,
+                                    (unsigned long long)t->step + 1,
+                                    ts_last_error())
+                          : err_set("step %llu: %s",
+                                    (unsigned long long)t->step + 1,
+                                    ts_last_error());
         ts_tensor_free(xb);
         ts_tensor_free(yb);
         if (bad)
@@ -227,7 +242,7 @@ int train_loop(trainer *t)
             goto cleanup;
         }
         t->step++;
-        t->samples += (uint64_t)n;
+        t->samples += (uint64_t)n * (uint64_t)(t->world > 1 ? t->world : 1);
         t->ep_loss += r.loss;
         t->ep_steps++;
         if (r.correct >= 0 && t->ep_correct >= 0) {
@@ -256,15 +271,30 @@ int train_loop(trainer *t)
                     "\"step_cpu\":%.6f}\n", train_now() - t->t_start, took, cpu);
             fflush(t->metrics);
         }
-        progress(t, r.loss, 0);
+        if (t->rank == 0)
+            progress(t, r.loss, 0);
         int epoch_end = pos + 1 == t->spe;
         if (epoch_end) {
             end_epoch(t);
-            if (t->n_val > 0 && evaluate(t) < 0)
+            if (t->rank == 0 && t->n_val > 0 && evaluate(t) < 0)
                 goto cleanup;
         }
         int last = t->step == t->total;
-        if (!last && (stop_signal ||
+        /* what this step decides on: read once, as a signal may come at
+         * any moment */
+        int stop = stop_signal;
+        if (t->dist) {
+            /* a signal to any rank stops them all after the same step:
+             * the agreed value, not this rank's flag, decides */
+            double v = stop ? 1.0 : 0.0;
+            if (ts_dist_sum(t->dist, &v, 1) < 0) {
+                err_set("rank %d: lost a peer at step %llu: %s", t->rank,
+                        (unsigned long long)t->step, ts_last_error());
+                goto cleanup;
+            }
+            stop = v > 0 ? (stop ? stop : SIGTERM) : 0;
+        }
+        if (!last && (stop ||
                       (t->ckpt_every && t->step % t->ckpt_every == 0))) {
             int fin = train_model_finite(t);
             if (fin < 0)
@@ -275,15 +305,18 @@ int train_loop(trainer *t)
                         (unsigned long long)t->step);
                 goto cleanup;
             }
-            if (train_ckpt_save(t) < 0)
+            if (t->rank == 0 && train_ckpt_save(t) < 0)
                 goto cleanup;
         }
-        if (stop_signal && !last) {
+        if (stop && !last) {
+            rc = 130;
+            if (t->rank != 0)
+                goto cleanup; /* rank 0 says it, and saved */
             if (t->tty)
                 fputc('\n', stderr);
             fprintf(stderr, "tui: %s at step %llu: checkpoint saved in "
                     "%s/ckpt-%010llu; continue with --resume\n",
-                    stop_signal == SIGINT ? "interrupted" : "terminated",
+                    stop == SIGINT ? "interrupted" : "terminated",
                     (unsigned long long)t->step, t->out_dir,
                     (unsigned long long)t->step);
             rc = 130;
@@ -300,10 +333,11 @@ int train_loop(trainer *t)
         t->ep_count = k;
         t->ep_steps = s;
     }
-    if (t->n_val > 0 && (!t->have_val || t->val_step != t->step) &&
-        evaluate(t) < 0)
+    if (t->rank == 0 && t->n_val > 0 &&
+        (!t->have_val || t->val_step != t->step) && evaluate(t) < 0)
         goto cleanup;
-    progress(t, t->last_step_loss, 1);
+    if (t->rank == 0)
+        progress(t, t->last_step_loss, 1);
     rc = 0;
 cleanup:
     ts_tensor_free(perm);

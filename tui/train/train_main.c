@@ -57,6 +57,7 @@ static int make_dirs(const char *path, int *made)
 
 void trainer_free(trainer *t)
 {
+    train_dist_leave(t);
     if (t->metrics)
         fclose(t->metrics);
     ts_trainer_free(t->tr);
@@ -84,10 +85,27 @@ void trainer_free(trainer *t)
 /* Everything before the first step: checks, loads, resume. Returns 0,
  * 1 when --resume finds the run complete (nothing done, nothing
  * written), or -1 with err set. */
+static int setup_rest(trainer *t);
+
+/* The launcher's variables, the device, the group joined (world > 1),
+ * then the rest of the setup on every rank, which then agree that every
+ * rank is ready and runs the same thing. Returns as setup_rest. */
 static int setup(trainer *t, const train_options *o)
 {
-    if (train_config(t, o) < 0)
+    if (train_config(t, o) < 0 || train_dist_env(t) < 0)
         return -1;
+    const char *to = getenv("TUI_DIST_TIMEOUT");
+    t->dist_timeout = to && atof(to) > 0 ? atof(to) : 300.0;
+    int su = setup_rest(t);
+    if (t->dist && train_dist_ready(t, su < 0) < 0)
+        return -1;
+    if (su != 0 || !t->dist)
+        return su;
+    return train_dist_agree(t);
+}
+
+static int setup_rest(trainer *t)
+{
     int cuda = 0;
     if (ts_cuda_available(&cuda) < 0)
         return err_set("%s", ts_last_error());
@@ -107,15 +125,18 @@ static int setup(trainer *t, const train_options *o)
         return err_set("%s", ts_last_error());
     if (ts_get_threads(&t->threads) < 0)
         return err_set("%s", ts_last_error());
+    if (train_dist_join(t) < 0)
+        return -1;
     int has_run = holds_run(t->out_dir);
-    if (has_run && !t->resume)
+    if (has_run && !t->resume && t->rank == 0)
         return err_set("%s holds a run already: continue it with --resume, "
                        "or choose another --output", t->out_dir);
     if (train_data_open(t) < 0)
         return -1;
     if (t->resume && has_run && train_ckpt_complete(t)) {
-        printf("%s: run already complete at step %llu (nothing to do)\n",
-               t->out_dir, (unsigned long long)t->total);
+        if (t->rank == 0)
+            printf("%s: run already complete at step %llu (nothing to "
+                   "do)\n", t->out_dir, (unsigned long long)t->total);
         return 1;
     }
     if (train_model_setup(t) < 0)
@@ -138,8 +159,13 @@ static int setup(trainer *t, const train_options *o)
                            "run's %llu steps", t->out_dir,
                            (unsigned long long)t->step,
                            (unsigned long long)t->total);
-        if (train_metrics_trim(t) < 0)
+        if (t->rank == 0 && train_metrics_trim(t) < 0)
             return -1;
+    }
+    if (t->rank != 0) {
+        /* rank 0 writes the folder, the metrics and the outputs */
+        ts_cuda_reset_peak();
+        return 0;
     }
     if (make_dirs(t->out_dir, &t->made_out_dir) < 0)
         return -1;
@@ -233,8 +259,9 @@ int tui_train_main(const train_options *o)
                     "nothing saved");
         goto fail;
     }
-    if (train_ckpt_save(&t) < 0 || train_write_outputs(&t) < 0 ||
-        train_report(&t, params_ok, stats_ok) < 0)
+    if (t.rank == 0 &&
+        (train_ckpt_save(&t) < 0 || train_write_outputs(&t) < 0 ||
+         train_report(&t, params_ok, stats_ok) < 0))
         goto fail;
     rc = params_ok && stats_ok ? 0 : 2;
     if (rc)

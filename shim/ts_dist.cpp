@@ -1,0 +1,231 @@
+// ts_dist.cpp: c10d for the data-parallel trainer (ts_dist.h).
+//
+// The store and the process group are libtorch's own (TCPStore,
+// PrefixStore, ProcessGroupGloo; reference: docs/distributed.md). The
+// gradient reduction is written out here rather than taken from
+// c10d::Reducer, whose header needs distributed-autograd headers Debian
+// does not ship: the gradients of a bucket are multiplied by 1/W while
+// flattened (DDP's mul_out with the wrapped scalar 1/W), summed by one
+// allreduce, and copied back. Buckets: one per dtype, in the trainer's
+// parameter order (DDP's first-iteration layout). The sum of two terms
+// does not depend on the order, so two processes give DDP's bits
+// exactly; three or more need DDP's later layout too (the order in which
+// gradients became ready, 1 MB then 25 MB buckets), not done yet.
+#define USE_C10D_GLOO 1
+#include "ts_impl.hpp"
+#include "ts_dist.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+struct ts_dist {
+    int rank = 0, world = 1;
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+};
+
+static void ts_dist_wait(const c10::intrusive_ptr<c10d::Work> &w)
+{
+    w->wait();
+}
+
+// Sums the tensors in place over the ranks.
+static void ts_dist_allreduce(ts_dist *d, std::vector<at::Tensor> &v)
+{
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    ts_dist_wait(d->pg->allreduce(v, o));
+}
+
+static void ts_dist_bcast(ts_dist *d, std::vector<at::Tensor> &v)
+{
+    c10d::BroadcastOptions o;
+    o.rootRank = 0;
+    o.rootTensor = 0;
+    ts_dist_wait(d->pg->broadcast(v, o));
+}
+
+// Broadcasts a list of tensors from rank 0, coalesced: one flat buffer
+// per dtype, in list order.
+static void ts_dist_bcast_coalesced(ts_dist *d,
+                                    const std::vector<at::Tensor> &ts)
+{
+    std::map<int, std::vector<size_t>> by;
+    for (size_t i = 0; i < ts.size(); i++)
+        if (ts[i].numel())
+            by[(int)ts[i].scalar_type()].push_back(i);
+    for (auto &kv : by) {
+        std::vector<at::Tensor> parts;
+        for (size_t i : kv.second)
+            parts.push_back(ts[i].detach().reshape({-1}));
+        std::vector<at::Tensor> flat{at::cat(parts)};
+        ts_dist_bcast(d, flat);
+        int64_t off = 0;
+        torch::NoGradGuard ng;
+        for (size_t i : kv.second) {
+            int64_t n = ts[i].numel();
+            ts[i].detach().copy_(flat[0].narrow(0, off, n).view(ts[i].sizes()));
+            off += n;
+        }
+    }
+}
+
+void ts_dist_sync_buffers(ts_dist *d, ts_module *m)
+{
+    std::vector<at::Tensor> b;
+    for (auto &e : m->entries)
+        if (e.is_buffer)
+            b.push_back(e.t);
+    ts_dist_bcast_coalesced(d, b);
+}
+
+void ts_dist_reduce_stats(ts_dist *d, double *v, int n)
+{
+    at::Tensor t = torch::from_blob(v, {n}, at::kDouble).clone();
+    std::vector<at::Tensor> l{t};
+    ts_dist_allreduce(d, l);
+    std::memcpy(v, t.data_ptr<double>(), (size_t)n * sizeof(double));
+}
+
+int ts_dist_world(const ts_dist *d)
+{
+    return d->world;
+}
+
+void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params)
+{
+    std::map<int, std::vector<size_t>> by;
+    std::vector<int> order;
+    for (size_t i = 0; i < params.size(); i++) {
+        const at::Tensor &g = params[i].grad();
+        if (!g.defined())
+            continue;
+        int k = (int)g.scalar_type();
+        if (!by.count(k))
+            order.push_back(k);
+        by[k].push_back(i);
+    }
+    const double div = 1.0 / (double)d->world;
+    for (int k : order) {
+        std::vector<at::Tensor> parts;
+        for (size_t i : by[k])
+            parts.push_back(params[i].grad().reshape({-1}).mul(div));
+        std::vector<at::Tensor> flat{at::cat(parts)};
+        ts_dist_allreduce(d, flat);
+        int64_t off = 0;
+        torch::NoGradGuard ng;
+        for (size_t i : by[k]) {
+            at::Tensor g = params[i].grad();
+            int64_t n = g.numel();
+            g.copy_(flat[0].narrow(0, off, n).view(g.sizes()));
+            off += n;
+        }
+    }
+}
+
+extern "C" {
+
+int ts_dist_join(const ts_dist_config *c, ts_dist **out)
+{
+    TS_PROTECT(
+        *out = nullptr;
+        if (c->world < 1 || c->rank < 0 || c->rank >= c->world)
+            return ts_fail("rank out of range");
+        if (std::strcmp(c->device, "cpu") != 0)
+            return ts_fail("data-parallel training on cuda needs NCCL, and "
+                           "this build has only gloo (CPU): train with "
+                           "--device cpu, or build against a CUDA libtorch");
+        auto timeout = std::chrono::milliseconds(
+            (int64_t)(c->timeout_s * 1000.0));
+        c10d::TCPStoreOptions o;
+        o.port = (uint16_t)c->port;
+        o.isServer = c->host_store != 0;
+        // every side counts itself in, or the host waits out the timeout
+        o.numWorkers = (std::size_t)c->world;
+        o.timeout = timeout;
+        std::unique_ptr<ts_dist> d(new ts_dist);
+        d->rank = c->rank;
+        d->world = c->world;
+        auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(c->addr), o);
+        std::string prefix = c->prefix && *c->prefix ? c->prefix : "";
+        d->store = c10::make_intrusive<c10d::PrefixStore>(prefix + "/tui", tcp);
+        auto opts = c10d::ProcessGroupGloo::Options::create();
+        opts->timeout = timeout;
+        const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
+        if (ifname && *ifname)
+            opts->devices.push_back(
+                c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+        else
+            opts->devices.push_back(
+                c10d::ProcessGroupGloo::createDefaultDevice());
+        d->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            d->store, c->rank, c->world, opts);
+        *out = d.release();
+        return 0;)
+}
+
+void ts_dist_free(ts_dist *d)
+{
+    TS_GUARD_VOID(delete d;)
+}
+
+int ts_dist_broadcast_module(ts_dist *d, ts_module *m)
+{
+    TS_PROTECT(
+        std::vector<at::Tensor> all;
+        for (auto &e : m->entries)
+            all.push_back(e.t);
+        ts_dist_bcast_coalesced(d, all);
+        return 0;)
+}
+
+int ts_dist_sum(ts_dist *d, double *v, size_t n)
+{
+    TS_PROTECT(
+        if (n)
+            ts_dist_reduce_stats(d, v, (int)n);
+        return 0;)
+}
+
+int ts_dist_broadcast_bytes(ts_dist *d, void *buf, size_t n)
+{
+    TS_PROTECT(
+        if (!n)
+            return 0;
+        at::Tensor t = torch::from_blob(buf, {(int64_t)n}, at::kByte).clone();
+        std::vector<at::Tensor> l{t};
+        ts_dist_bcast(d, l);
+        std::memcpy(buf, t.data_ptr(), n);
+        return 0;)
+}
+
+int ts_dist_shard(const ts_tensor *perm, int rank, int world,
+                  ts_tensor **out)
+{
+    TS_PROTECT(
+        *out = nullptr;
+        if (world < 1 || rank < 0 || rank >= world)
+            return ts_fail("rank out of range");
+        at::Tensor p = perm->t.to(at::kLong).reshape({-1});
+        int64_t n = p.size(0);
+        if (n == 0)
+            return ts_fail("no samples to share");
+        int64_t per = (n + world - 1) / world, total = per * world;
+        if (total > n) {
+            int64_t reps = (total - n + n - 1) / n;
+            p = at::cat({p, p.repeat({reps}).narrow(0, 0, total - n)});
+        }
+        at::Tensor s = p.narrow(0, rank, total - rank)
+                           .slice(0, 0, total - rank, world)
+                           .contiguous();
+        *out = new ts_tensor{s};
+        return 0;)
+}
+
+} // extern "C"

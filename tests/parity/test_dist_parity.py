@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""test_dist_parity.py: `tui --headless` on torch.distributed (c10d, gloo,
+CPU) against PyTorch's DistributedDataParallel with DistributedSampler
+(tests/train/reference_ddp.py), run here in the same test (issue #14).
+
+The plans: resnet18 with conv1, bn1 and layer1 frozen (a BatchNorm CNN
+with a frozen prefix, its frozen norms in eval mode), 203 training samples
+(an odd number: the sampler pads), batch 16 per process, 2 epochs, under
+AdamW with clipping and under SGD with momentum, warmup and clipping.
+Launched by hand-set variables (RANK, WORLD_SIZE, MASTER_ADDR,
+MASTER_PORT), one process each, 1 thread each:
+  - two processes: every step's loss (the mean over the ranks) equal to
+    DDP's as the metrics print it (%.9g), the final weights and buffers
+    bitwise equal to DDP's rank 0, the frozen tensors bitwise the initial
+    ones, only rank 0 writing (one metrics file, one set of outputs);
+  - WORLD_SIZE=1 through the distributed path: bitwise today's trainer;
+  - refusals before step 1, one line each, exit 2 on every rank: ranks
+    whose plans freeze different sets; a peer that never starts (after
+    the rendezvous timeout, TUI_DIST_TIMEOUT); a variable that is not a
+    number; a resume with another number of processes than the
+    checkpoint was made with;
+  - SIGTERM to one rank: both stop after the same step (exit 130), rank 0
+    saves; --resume by both ends bitwise where the uninterrupted run ends.
+Prints "test_dist_parity: N passed, N failed".
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "train"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import checks  # noqa: E402
+import reference  # noqa: E402
+from checks import check  # noqa: E402
+
+TRAIN = os.path.join(checks.FIX, "train")
+NAME = "test_dist_parity"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def make_plan(tmp, src, name, extra_frozen=()):
+    """The fixture plan with absolute paths, 203 training samples, clipping,
+    2 epochs, logged every step."""
+    import yaml
+    doc = yaml.safe_load(open(os.path.join(TRAIN, src)))
+    doc["model"]["path"] = os.path.join(TRAIN, doc["model"]["path"])
+    tr = doc["train"]
+    for k in ("model", "init"):
+        tr[k] = os.path.join(TRAIN, tr[k])
+    tr["data"]["train"] = os.path.join(TRAIN, tr["data"]["train"])
+    tr["data"]["val_fraction"] = 0.5771  # 480 - 277 = 203
+    tr["clip_grad_norm"] = 1.0
+    tr["epochs"] = 2
+    tr["batch_size"] = 16
+    tr["log_every"] = 1
+    tr.pop("max_steps", None)
+    for k in ("fingerprint", "tensors", "parameters"):
+        doc["model"].pop(k, None)
+    doc.pop("rules", None)
+    doc["frozen"] = list(doc["frozen"]) + list(extra_frozen)
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    return path
+
+
+def launch(plans, out, port, world=None, extra_env=None, args=(), timeout=600):
+    """Runs one tui per plan (rank i gets plans[i]); returns [(rc, err)]."""
+    world = len(plans) if world is None else world
+    procs = []
+    for r, plan in enumerate(plans):
+        env = dict(os.environ, RANK=str(r), WORLD_SIZE=str(world),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                   TUI_THREADS="1", **(extra_env or {}))
+        procs.append(subprocess.Popen(
+            [checks.TUI, "--headless", "--plan", plan, "--device", "cpu",
+             "-o", out, *args], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE))
+    res = []
+    for p in procs:
+        try:
+            _, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        res.append((p.returncode, err.decode(errors="replace")))
+    return res
+
+
+def losses_of(out):
+    return [json.loads(l)["loss"] for l in open(os.path.join(out, "metrics.jsonl"))
+            if '"loss"' in l]
+
+
+def parity(tmp, src):
+    plan = make_plan(tmp, src, "p-" + src)
+    out = os.path.join(tmp, "tui-" + src)
+    res = launch([plan, plan], out, free_port())
+    if not check(all(rc == 0 for rc, _ in res), f"{src}: W=2 exit status",
+                 [f"rank {i}: {rc}: {e[-400:]}" for i, (rc, e) in enumerate(res)]):
+        return
+    ref_w = os.path.join(tmp, "ref-" + src + ".safetensors")
+    ref_l = os.path.join(tmp, "ref-" + src + ".json")
+    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "train",
+                                                     "reference_ddp.py"),
+                        plan, "2", str(free_port()), ref_w, ref_l],
+                       capture_output=True, timeout=900)
+    if not check(r.returncode == 0, f"{src}: the DDP reference ran",
+                 r.stderr.decode(errors="replace")[-600:]):
+        return
+    ref_losses = json.load(open(ref_l))
+    got = losses_of(out)
+    check(len(ref_losses) == 14, f"{src}: DDP ran {len(ref_losses)} steps, want 14")
+    check([float("%.9g" % x) for x in ref_losses] == got,
+          f"{src}: per-step losses equal DDP's",
+          [f"step {i + 1}: tui {a} DDP {b!r}" for i, (a, b) in
+           enumerate(zip(got, ref_losses)) if float("%.9g" % b) != a])
+    mine, _ = reference.st_load(os.path.join(out, "weights.safetensors"))
+    ref, _ = reference.st_load(ref_w)
+    diff = [k for k in ref if k not in mine or not torch.equal(mine[k], ref[k])]
+    check(len(mine) == len(ref) and not diff,
+          f"{src}: final weights and buffers bitwise DDP's", diff)
+    init, _ = reference.st_load(os.path.join(TRAIN, "resnet18.init.safetensors"))
+    frozen = reference.Plan(plan).frozen
+    moved = [k for k in frozen if not torch.equal(mine[k], init[k])]
+    check(frozen and not moved, f"{src}: frozen tensors unchanged", moved)
+    outs = sorted(os.listdir(out))
+    check("metrics.jsonl" in outs and "weights.safetensors" in outs and
+          not [f for f in outs if f.startswith(".")],
+          f"{src}: one set of outputs, nothing left over", outs)
+    print(f"{src}: W=2 {len(got)} steps, losses and {len(ref)} tensors equal "
+          f"DDP's; last loss {got[-1]}")
+
+
+def world_one(tmp):
+    plan = make_plan(tmp, "plan_resnet_adamw.yaml", "w1.yaml")
+    a, b = os.path.join(tmp, "w1-dist"), os.path.join(tmp, "w1-plain")
+    res = launch([plan], a, free_port())
+    check(res[0][0] == 0, "WORLD_SIZE=1: exit 0", res[0][1][-400:])
+    env = dict(os.environ, TUI_THREADS="1")
+    for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    rc, _, err = checks.run_tui("--headless", "--plan", plan, "--device", "cpu",
+                                "-o", b, env=env, timeout=None)
+    if not check(rc == 0, "plain run: exit 0", err[-400:]):
+        return
+    x, _ = reference.st_load(os.path.join(a, "weights.safetensors"))
+    y, _ = reference.st_load(os.path.join(b, "weights.safetensors"))
+    check(x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x),
+          "WORLD_SIZE=1 through the group: bitwise the plain trainer's weights")
+    check(losses_of(a) == losses_of(b), "WORLD_SIZE=1: the same losses")
+
+
+def one_line(res, what, pattern):
+    for r, (rc, err) in enumerate(res):
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(rc == 2 and len(lines) == 1 and pattern in lines[0],
+              f"{what}: rank {r} exit 2, one line with '{pattern}'",
+              f"exit {rc}: {err[-500:]}")
+
+
+def refusals(tmp):
+    a = make_plan(tmp, "plan_resnet_adamw.yaml", "ra.yaml")
+    b = make_plan(tmp, "plan_resnet_adamw.yaml", "rb.yaml",
+                  extra_frozen=["layer2.0.conv1.weight"])
+    out = os.path.join(tmp, "refused")
+    res = launch([a, b], out, free_port())
+    one_line(res, "different frozen sets", "the ranks disagree on the frozen set")
+    check(not os.path.exists(out), "different frozen sets: nothing written",
+          os.listdir(out) if os.path.exists(out) else "")
+    # rank 1 never starts: rank 0 gives up after the rendezvous timeout
+    res = launch([a], os.path.join(tmp, "alone"), free_port(), world=2,
+                 extra_env={"TUI_DIST_TIMEOUT": "4"}, timeout=120)
+    one_line(res, "a peer that never starts", "rank 0 of 2: joining 127.0.0.1:")
+    env = dict(os.environ, RANK="x", WORLD_SIZE="2")
+    rc, _, err = checks.run_tui("--headless", "--plan", a, "-o",
+                                os.path.join(tmp, "bad"), env=env)
+    err = err.decode(errors="replace")
+    check(rc == 2 and err.count("\n") == 1 and "RANK=x: expected a whole number" in err,
+          "RANK=x: one line, exit 2", err)
+    # a checkpoint made by two processes, resumed by one: refused
+    c = make_plan(tmp, "plan_resnet_adamw.yaml", "rc.yaml")
+    import yaml
+    doc = yaml.safe_load(open(c))
+    doc["train"]["checkpoint_every"] = 3
+    doc["train"]["max_steps"] = 4
+    yaml.safe_dump(doc, open(c, "w"), sort_keys=False)
+    out = os.path.join(tmp, "ck")
+    res = launch([c, c], out, free_port())
+    check(all(rc == 0 for rc, _ in res), "W=2 with checkpoints: exit 0",
+          [e[-300:] for _, e in res])
+    env = dict(os.environ, TUI_THREADS="1")
+    for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    doc["train"]["max_steps"] = 6
+    yaml.safe_dump(doc, open(c, "w"), sort_keys=False)
+    rc, _, err = checks.run_tui("--headless", "--plan", c, "--device", "cpu",
+                                "-o", out, "--resume", env=env)
+    err = err.decode(errors="replace")
+    check(rc == 2 and "made by 2 processes, and this run has 1" in err,
+          "resume by another number of processes: refused", err[-400:])
+
+
+def stop_and_resume(tmp):
+    """SIGTERM to rank 1 alone: both ranks stop after the same step (exit
+    130), rank 0 saves; --resume by both then ends bitwise where an
+    uninterrupted run ends."""
+    import signal
+    import time
+    plan = make_plan(tmp, "plan_resnet_adamw.yaml", "sig.yaml")
+    out, whole = os.path.join(tmp, "sig"), os.path.join(tmp, "whole")
+    port = free_port()
+    procs = []
+    for r in range(2):
+        env = dict(os.environ, RANK=str(r), WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                   TUI_THREADS="1")
+        procs.append(subprocess.Popen(
+            [checks.TUI, "--headless", "--plan", plan, "--device", "cpu",
+             "-o", out], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE))
+    # after the first step is logged, well before the 14th
+    deadline = time.time() + 120
+    metrics = os.path.join(out, "metrics.jsonl")
+    while time.time() < deadline and not (
+            os.path.exists(metrics) and os.path.getsize(metrics) > 0):
+        time.sleep(0.05)
+    procs[1].send_signal(signal.SIGTERM)
+    res = []
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        res.append((p.returncode, err.decode(errors="replace")))
+    check([rc for rc, _ in res] == [130, 130], "SIGTERM to one rank: both exit 130",
+          [f"rank {i}: {rc}: {e[-300:]}" for i, (rc, e) in enumerate(res)])
+    ck = [f for f in os.listdir(out) if f.startswith("ckpt-")]
+    check(len(ck) == 1 and "terminated at step" in res[0][1],
+          "SIGTERM: rank 0 saved one checkpoint and said so", (ck, res[0][1][-300:]))
+    n_before = len(losses_of(out))
+    check(0 < n_before < 14, f"SIGTERM: stopped mid-run ({n_before} of 14 steps)")
+    res = launch([plan, plan], out, free_port(), args=("--resume",))
+    check(all(rc == 0 for rc, _ in res), "--resume by both ranks: exit 0",
+          [e[-300:] for _, e in res])
+    res = launch([plan, plan], whole, free_port())
+    a, _ = reference.st_load(os.path.join(out, "weights.safetensors"))
+    b, _ = reference.st_load(os.path.join(whole, "weights.safetensors"))
+    check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
+          "stopped and resumed: bitwise the uninterrupted run's weights")
+    check(losses_of(out) == losses_of(whole),
+          "stopped and resumed: the same 14 losses",
+          [losses_of(out), losses_of(whole)])
+
+
+def main():
+    if checks.missing_tui(NAME):
+        return 1
+    lib = os.path.join(os.path.dirname(checks.TUI), "libtui-train.so")
+    if not os.path.exists(lib) and not os.environ.get("TUI_TRAIN_LIB"):
+        print(f"{NAME}: skipped (no-trainer): no trainer in this build "
+              "(TORCH=off)")
+        return checks.finish(NAME)
+    with tempfile.TemporaryDirectory(prefix="tui-dist-") as tmp:
+        checks.guarded("adamw", lambda: parity(tmp, "plan_resnet_adamw.yaml"))
+        checks.guarded("momentum", lambda: parity(tmp, "plan_resnet_momentum.yaml"))
+        checks.guarded("world one", lambda: world_one(tmp))
+        checks.guarded("refusals", lambda: refusals(tmp))
+        checks.guarded("stop and resume", lambda: stop_and_resume(tmp))
+    return checks.finish(NAME)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
