@@ -4,13 +4,22 @@
 // PrefixStore, ProcessGroupGloo; reference: docs/distributed.md). The
 // gradient reduction is written out here rather than taken from
 // c10d::Reducer, whose header needs distributed-autograd headers Debian
-// does not ship: the gradients of a bucket are multiplied by 1/W while
-// flattened (DDP's mul_out with the wrapped scalar 1/W), summed by one
-// allreduce, and copied back. Buckets: one per dtype, in the trainer's
-// parameter order (DDP's first-iteration layout). The sum of two terms
-// does not depend on the order, so two processes give DDP's bits
-// exactly; three or more need DDP's later layout too (the order in which
-// gradients became ready, 1 MB then 25 MB buckets), not done yet.
+// does not ship, and it follows Reducer's layout, which decides the bits
+// from three processes on (the sum of two terms does not depend on how
+// the buffers are cut; of three it does):
+//   - the gradients of a bucket are multiplied by 1/W while flattened
+//     (Reducer's mul_out with the wrapped scalar 1/W), summed by one
+//     allreduce of the flat buffer, and copied back;
+//   - step 1: one bucket per dtype holding every trainable tensor in
+//     parameter order (DDP with find_unused_parameters=False);
+//   - from step 2: the buckets rebuilt from the order in which the
+//     gradients became ready in step 1's backward (recorded by a hook on
+//     each trainable tensor), cut as compute_bucket_assignment_by_size
+//     cuts them: per dtype, a bucket closes once it holds 1 MiB, later
+//     ones 25 MiB, the open ones last, in ready order (not sorted). A run
+//     resumed past step 1 records the order in its first backward and
+//     reduces that step in the rebuilt layout already (the reduction
+//     follows the backward, it does not overlap it).
 #define USE_C10D_GLOO 1
 #include "ts_impl.hpp"
 #include "ts_dist.h"
@@ -24,10 +33,20 @@
 #include <cstring>
 #include <map>
 
+// The order step 1's gradients became ready in (indexes into the
+// trainer's parameters), shared with the hooks that record it.
+struct ts_ready {
+    bool on = false;
+    std::vector<size_t> order;
+};
+
 struct ts_dist {
     int rank = 0, world = 1;
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+    std::shared_ptr<ts_ready> ready = std::make_shared<ts_ready>();
+    std::vector<std::pair<at::Tensor, unsigned>> hooks; // to remove
+    std::vector<std::vector<size_t>> buckets; // from step 2; empty before
 };
 
 static void ts_dist_wait(const c10::intrusive_ptr<c10d::Work> &w)
@@ -98,34 +117,127 @@ int ts_dist_world(const ts_dist *d)
     return d->world;
 }
 
-void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params)
+void ts_dist_watch(ts_dist *d, const std::vector<at::Tensor> &params)
 {
-    std::map<int, std::vector<size_t>> by;
-    std::vector<int> order;
+    for (auto &h : d->hooks)
+        h.first.remove_hook(h.second);
+    d->hooks.clear();
+    d->buckets.clear();
+    d->ready->order.clear();
+    d->ready->on = true;
     for (size_t i = 0; i < params.size(); i++) {
-        const at::Tensor &g = params[i].grad();
-        if (!g.defined())
-            continue;
-        int k = (int)g.scalar_type();
-        if (!by.count(k))
-            order.push_back(k);
-        by[k].push_back(i);
+        std::shared_ptr<ts_ready> r = d->ready;
+        unsigned h = params[i].register_hook([r, i](const at::Tensor &) {
+            if (r->on)
+                r->order.push_back(i);
+        });
+        d->hooks.emplace_back(params[i], h);
     }
-    const double div = 1.0 / (double)d->world;
-    for (int k : order) {
-        std::vector<at::Tensor> parts;
-        for (size_t i : by[k])
-            parts.push_back(params[i].grad().reshape({-1}).mul(div));
-        std::vector<at::Tensor> flat{at::cat(parts)};
-        ts_dist_allreduce(d, flat);
-        int64_t off = 0;
-        torch::NoGradGuard ng;
-        for (size_t i : by[k]) {
-            at::Tensor g = params[i].grad();
-            int64_t n = g.numel();
-            g.copy_(flat[0].narrow(0, off, n).view(g.sizes()));
-            off += n;
+}
+
+// compute_bucket_assignment_by_size over the ready order (tensor_indices
+// given: no sorting), limits 1 MiB then 25 MiB per dtype.
+static std::vector<std::vector<size_t>>
+ts_dist_rebuild(const std::vector<at::Tensor> &params,
+                const std::vector<size_t> &order)
+{
+    static const size_t limits[2] = {1024 * 1024, 25 * 1024 * 1024};
+    struct acc {
+        std::vector<size_t> idx;
+        size_t size = 0;
+        int limit = 0;
+    };
+    std::vector<std::vector<size_t>> out;
+    std::map<int, acc> open;
+    std::vector<int> keys; // first-seen order of the dtypes
+    for (size_t i : order) {
+        const at::Tensor &p = params[i];
+        int k = (int)p.scalar_type();
+        if (!open.count(k))
+            keys.push_back(k);
+        acc &b = open[k];
+        b.idx.push_back(i);
+        b.size += (size_t)p.numel() * p.element_size();
+        if (b.size >= limits[b.limit]) {
+            out.push_back(std::move(b.idx));
+            int next = b.limit < 1 ? b.limit + 1 : 1;
+            b = acc();
+            b.limit = next;
         }
+    }
+    for (int k : keys)
+        if (!open[k].idx.empty())
+            out.push_back(std::move(open[k].idx));
+    return out;
+}
+
+// One bucket: x 1/W while flattened, one SUM allreduce, copied back.
+static void ts_dist_reduce_bucket(ts_dist *d,
+                                  const std::vector<at::Tensor> &params,
+                                  const std::vector<size_t> &bucket)
+{
+    const double div = 1.0 / (double)d->world;
+    std::vector<at::Tensor> parts;
+    for (size_t i : bucket)
+        parts.push_back(params[i].grad().reshape({-1}).mul(div));
+    if (parts.empty())
+        return;
+    std::vector<at::Tensor> flat{at::cat(parts)};
+    ts_dist_allreduce(d, flat);
+    int64_t off = 0;
+    torch::NoGradGuard ng;
+    for (size_t i : bucket) {
+        at::Tensor g = params[i].grad();
+        int64_t n = g.numel();
+        g.copy_(flat[0].narrow(0, off, n).view(g.sizes()));
+        off += n;
+    }
+}
+
+void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params,
+                          bool first)
+{
+    if (d->buckets.empty()) {
+        // the layout from step 2 on, from this backward's ready order (a
+        // trainable tensor that got no gradient goes last)
+        d->ready->on = false;
+        std::vector<bool> seen(params.size(), false);
+        std::vector<size_t> uniq;
+        for (size_t i : d->ready->order)
+            if (i < params.size() && !seen[i]) {
+                seen[i] = true;
+                uniq.push_back(i);
+            }
+        for (size_t i = 0; i < params.size(); i++)
+            if (!seen[i])
+                uniq.push_back(i);
+        d->buckets = ts_dist_rebuild(params, uniq);
+        for (auto &h : d->hooks)
+            h.first.remove_hook(h.second);
+        d->hooks.clear();
+        if (first) {
+            // step 1 itself: one bucket per dtype in parameter order
+            std::map<int, std::vector<size_t>> by;
+            std::vector<int> keys;
+            for (size_t i = 0; i < params.size(); i++) {
+                if (!params[i].grad().defined())
+                    continue;
+                int k = (int)params[i].scalar_type();
+                if (!by.count(k))
+                    keys.push_back(k);
+                by[k].push_back(i);
+            }
+            for (int k : keys)
+                ts_dist_reduce_bucket(d, params, by[k]);
+            return;
+        }
+    }
+    for (const auto &b : d->buckets) {
+        std::vector<size_t> defined;
+        for (size_t i : b)
+            if (params[i].grad().defined())
+                defined.push_back(i);
+        ts_dist_reduce_bucket(d, params, defined);
     }
 }
 

@@ -61,9 +61,14 @@ struct ts_dist;
 void ts_dist_sync_buffers(ts_dist *d, ts_module *m);
 // Sums n doubles over the ranks, in place.
 void ts_dist_reduce_stats(ts_dist *d, double *v, int n);
+// Records, from now on, the order in which the gradients of `params`
+// become ready (for the buckets of the steps after the next one).
+void ts_dist_watch(ts_dist *d, const std::vector<at::Tensor> &params);
 // Averages the defined gradients of `params` over the ranks (x 1/W, then
-// a bucketed SUM allreduce).
-void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params);
+// a bucketed SUM allreduce, in DDP's layout).
+// `first`: this is the run's step 1 (DDP's first-iteration layout).
+void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params,
+                          bool first);
 int ts_dist_world(const ts_dist *d);
 
 // "F32" -> at::kFloat; throws on an unknown name.

@@ -287,7 +287,7 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         }
         loss.backward();
         if (t->dist)
-            ts_dist_reduce_grads(t->dist, t->dist_params);
+            ts_dist_reduce_grads(t->dist, t->dist_params, t->steps == 0);
         uint64_t gb = 0;
         for (auto &q : t->params) {
             const at::Tensor &g = q.p.grad();
@@ -317,6 +317,8 @@ int ts_trainer_set_dist(ts_trainer *t, ts_dist *d)
         t->dist_params.clear();
         for (auto &q : t->params)
             t->dist_params.push_back(q.p);
+        if (d)
+            ts_dist_watch(d, t->dist_params);
         return 0;)
 }
 
