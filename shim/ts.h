@@ -190,6 +190,10 @@ typedef struct {
                                 clipping) */
     int64_t correct, count;  /* accuracy (correct = -1: no accuracy for
                                 this loss) */
+    double comm_seconds;     /* data-parallel (ts_dist.h): seconds in the
+                                step's collectives (buffers, figures,
+                                gradients); 0 in one process */
+    double reduce_seconds;   /* of those, the gradients' reduction */
 } ts_step_result;
 
 /* An optimizer over the module's parameters that require grad now (set

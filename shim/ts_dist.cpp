@@ -47,11 +47,20 @@ struct ts_dist {
     std::shared_ptr<ts_ready> ready = std::make_shared<ts_ready>();
     std::vector<std::pair<at::Tensor, unsigned>> hooks; // to remove
     std::vector<std::vector<size_t>> buckets; // from step 2; empty before
+    bool lost = false;   // a collective failed (a peer gone or hung)
 };
 
-static void ts_dist_wait(const c10::intrusive_ptr<c10d::Work> &w)
+// Waits for a collective; a failure (the transport's: a peer closed the
+// connection, or did not answer within the group's timeout) marks the
+// group lost and goes on up.
+static void ts_dist_wait(ts_dist *d, const c10::intrusive_ptr<c10d::Work> &w)
 {
-    w->wait();
+    try {
+        w->wait();
+    } catch (...) {
+        d->lost = true;
+        throw;
+    }
 }
 
 // Sums the tensors in place over the ranks.
@@ -59,7 +68,7 @@ static void ts_dist_allreduce(ts_dist *d, std::vector<at::Tensor> &v)
 {
     c10d::AllreduceOptions o;
     o.reduceOp = c10d::ReduceOp::SUM;
-    ts_dist_wait(d->pg->allreduce(v, o));
+    ts_dist_wait(d, d->pg->allreduce(v, o));
 }
 
 static void ts_dist_bcast(ts_dist *d, std::vector<at::Tensor> &v)
@@ -67,7 +76,7 @@ static void ts_dist_bcast(ts_dist *d, std::vector<at::Tensor> &v)
     c10d::BroadcastOptions o;
     o.rootRank = 0;
     o.rootTensor = 0;
-    ts_dist_wait(d->pg->broadcast(v, o));
+    ts_dist_wait(d, d->pg->broadcast(v, o));
 }
 
 // Broadcasts a list of tensors from rank 0, coalesced: one flat buffer
@@ -280,6 +289,11 @@ int ts_dist_join(const ts_dist_config *c, ts_dist **out)
             d->store, c->rank, c->world, opts);
         *out = d.release();
         return 0;)
+}
+
+int ts_dist_lost(const ts_dist *d)
+{
+    TS_GUARD(0, return d && d->lost ? 1 : 0;)
 }
 
 void ts_dist_free(ts_dist *d)

@@ -48,6 +48,11 @@ typedef struct {
  * NULL). */
 int ts_dist_join(const ts_dist_config *c, ts_dist **out);
 
+/* 1 once a collective of d has failed (a peer closed its connection, or
+ * did not answer within the timeout): the error was the group's, not
+ * this rank's. 0 otherwise, and for NULL. Cannot fail. */
+int ts_dist_lost(const ts_dist *d);
+
 /* Leaves the group. NULL-safe. */
 void ts_dist_free(ts_dist *d);
 

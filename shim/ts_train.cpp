@@ -12,6 +12,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -265,8 +266,16 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         r->correct = -1;
         r->count = 0;
         at::Tensor o;
-        if (t->dist)
+        r->comm_seconds = r->reduce_seconds = 0;
+        using clk = std::chrono::steady_clock;
+        auto since = [](clk::time_point a) {
+            return std::chrono::duration<double>(clk::now() - a).count();
+        };
+        clk::time_point c0 = clk::now();
+        if (t->dist) {
             ts_dist_sync_buffers(t->dist, t->m);
+            r->comm_seconds += since(c0);
+        }
         at::Tensor loss = ts_forward_loss(t, x->t, y->t, &o);
         r->loss = loss.item<double>();
         if (o.defined())
@@ -274,7 +283,9 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         if (t->dist) {
             // the same figures, and the same finite verdict, on every rank
             double v[3] = {r->loss, (double)r->correct, (double)r->count};
+            c0 = clk::now();
             ts_dist_reduce_stats(t->dist, v, r->correct >= 0 ? 3 : 1);
+            r->comm_seconds += since(c0);
             r->loss = v[0] / (double)ts_dist_world(t->dist);
             if (r->correct >= 0) {
                 r->correct = (int64_t)v[1];
@@ -286,8 +297,12 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
             return 0;
         }
         loss.backward();
-        if (t->dist)
+        if (t->dist) {
+            c0 = clk::now();
             ts_dist_reduce_grads(t->dist, t->dist_params, t->steps == 0);
+            r->reduce_seconds = since(c0);
+            r->comm_seconds += r->reduce_seconds;
+        }
         uint64_t gb = 0;
         for (auto &q : t->params) {
             const at::Tensor &g = q.p.grad();

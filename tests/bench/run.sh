@@ -18,7 +18,10 @@
 #     the DeepSeek-V3-shaped set through tmux ($BUILD/bench/ui.md);
 #  7. inspect: tests/bench/bench_inspect.py, --rank snr per 4096x4096 and
 #     4096x11008 matrix against Spectrum's svdvals, --stats GB/s on one
-#     core and its peak RSS ($BUILD/bench/inspect.md).
+#     core and its peak RSS ($BUILD/bench/inspect.md);
+#  8. dist: tests/bench/bench_dist.py, two processes' reduction cost per
+#     step and all-reduce bandwidth against DDP (with libtui-train.so;
+#     $BUILD/bench/dist.md).
 # Env: BUILD, PYTHON, FIX (default $BUILD/fixtures), CC, BENCH_CFLAGS
 # (extra flags for the two bench programs, e.g. -fsanitize=... when
 # libtui.a was built with SANITIZE). Docs: docs/benchmarks.md.
@@ -57,6 +60,9 @@ if [ -f "$BUILD/libtui-train.so" ]; then
     echo
     "$PYTHON" tests/bench/bench_measure.py --build "$BUILD" \
         --out "$BUILD/bench/measure.md" || status=1
+    echo
+    "$PYTHON" tests/bench/bench_dist.py --build "$BUILD" \
+        --out "$BUILD/bench/dist.md" || status=1
 else
     echo "bench: no trainer in this build (libtui-train.so): training skipped"
 fi

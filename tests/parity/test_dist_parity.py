@@ -8,7 +8,7 @@ with a frozen prefix, its frozen norms in eval mode), 203 training samples
 (an odd number: the sampler pads), batch 16 per process, 2 epochs, under
 AdamW with clipping and under SGD with momentum, warmup and clipping.
 Launched by hand-set variables (RANK, WORLD_SIZE, MASTER_ADDR,
-MASTER_PORT), one process each, 1 thread each:
+MASTER_PORT), one process each, 1 thread each, and by torchrun:
   - two and three processes: every step's loss (the mean over the ranks)
     equal to DDP's as the metrics print it (%.9g), the final weights and
     buffers bitwise equal to DDP's rank 0 (at three, only with DDP's
@@ -22,7 +22,11 @@ MASTER_PORT), one process each, 1 thread each:
     checkpoint was made with;
   - three processes, SIGTERM to one rank: all stop after the same step
     (exit 130), rank 0 saves; --resume by all ends bitwise where the
-    uninterrupted run ends.
+    uninterrupted run ends;
+  - torchrun --no_python, static rendezvous (the agent's store) and
+    --standalone: bitwise the hand-launched run;
+  - kill -9 of one rank, SIGSTOP of one: the other exits 2 with one line
+    "rank 0: lost a peer at step N: ..." within the timeout.
 Prints "test_dist_parity: N passed, N failed".
 """
 import json
@@ -124,7 +128,7 @@ def parity(tmp, src, world):
     if not check(r.returncode == 0, f"{src}: the DDP reference ran",
                  r.stderr.decode(errors="replace")[-600:]):
         return
-    ref_losses = json.load(open(ref_l))
+    ref_losses = json.load(open(ref_l))["losses"]
     got = losses_of(out)
     want = 14 if world == 2 else 10  # 2 epochs of ceil(ceil(203 / W) / 16)
     check(len(ref_losses) == want, f"{src}: DDP ran {len(ref_losses)} steps, want {want}")
@@ -268,6 +272,90 @@ def stop_and_resume(tmp):
           [losses_of(out), losses_of(whole)])
 
 
+def faults(tmp):
+    """kill -9 of one rank, and one stopped with SIGSTOP (a hang): the other
+    exits 2 with one line, "rank 0: lost a peer at step N: ...", within the
+    timeout (TUI_DIST_TIMEOUT=5), and leaves no half-written checkpoint."""
+    import signal
+    import time
+    plan = make_plan(tmp, "plan_resnet_adamw.yaml", "fault.yaml")
+    for how, sig in (("kill -9", signal.SIGKILL), ("SIGSTOP", signal.SIGSTOP)):
+        out = os.path.join(tmp, "fault-" + how.replace(" ", ""))
+        port = free_port()
+        procs = []
+        for r in range(2):
+            env = dict(os.environ, RANK=str(r), WORLD_SIZE="2",
+                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                       TUI_THREADS="1", TUI_DIST_TIMEOUT="5")
+            procs.append(subprocess.Popen(
+                [checks.TUI, "--headless", "--plan", plan, "--device", "cpu",
+                 "-o", out], env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE))
+        metrics = os.path.join(out, "metrics.jsonl")
+        deadline = time.time() + 120
+        while time.time() < deadline and not (
+                os.path.exists(metrics) and os.path.getsize(metrics) > 0):
+            time.sleep(0.05)
+        procs[1].send_signal(sig)
+        t0 = time.time()
+        try:
+            _, err = procs[0].communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            procs[0].kill()
+            _, err = procs[0].communicate()
+        took = time.time() - t0
+        procs[1].kill()
+        procs[1].communicate()
+        err = err.decode(errors="replace")
+        lines = [l for l in err.splitlines() if l.startswith("tui:")]
+        check(procs[0].returncode == 2 and len(lines) == 1 and
+              "tui: rank 0: lost a peer at step" in lines[0],
+              f"{how} of rank 1: rank 0 exits 2 with one line",
+              f"exit {procs[0].returncode}: {lines or err[-400:]}")
+        check(took < 5 + 20, f"{how} of rank 1: within the timeout ({took:.1f} s)")
+        left = [f for f in os.listdir(out) if f.startswith(".")] \
+            if os.path.isdir(out) else []
+        check(not left, f"{how}: nothing half-written", left)
+        print(f"{how} of rank 1: rank 0 stopped after {took:.1f} s: "
+              f"{lines[0] if lines else '?'}")
+
+
+def torchrun(tmp):
+    """torchrun --no_python launches the trainer: the static rendezvous (the
+    agent hosts the store; the workers join it under its prefix) and
+    --standalone; both end bitwise where the hand-launched run ends."""
+    import shutil
+    plan = make_plan(tmp, "plan_resnet_adamw.yaml", "tr.yaml")
+    by_hand = os.path.join(tmp, "tr-hand")
+    res = launch([plan, plan], by_hand, free_port())
+    check(all(rc == 0 for rc, _ in res), "torchrun: the hand-launched run",
+          [e[-300:] for _, e in res])
+    exe = shutil.which("torchrun")
+    if not check(exe is not None, "torchrun is installed (python3-torch)"):
+        return
+    ref, _ = reference.st_load(os.path.join(by_hand, "weights.safetensors"))
+    for how in ("static", "standalone"):
+        out = os.path.join(tmp, "tr-" + how)
+        mode = ["--standalone"] if how == "standalone" else \
+            ["--master_port", str(free_port())]
+        # -r 1 -t 1 --log_dir: Debian's torchrun on Python 3.11 crashes in
+        # its log redirection without them (pytorch#92319)
+        r = subprocess.run([exe, "--nproc_per_node=2", *mode, "--no_python",
+                            "-r", "1", "-t", "1", "--log_dir",
+                            os.path.join(tmp, "trlog-" + how), checks.TUI,
+                            "--headless", "--plan", plan, "--device", "cpu",
+                            "-o", out], env=dict(os.environ, TUI_THREADS="1"),
+                           capture_output=True, timeout=600)
+        if not check(r.returncode == 0, f"torchrun {how}: exit 0",
+                     r.stdout.decode(errors="replace")[-500:]):
+            continue
+        got, _ = reference.st_load(os.path.join(out, "weights.safetensors"))
+        check(got.keys() == ref.keys() and all(torch.equal(got[k], ref[k]) for k in got),
+              f"torchrun {how}: bitwise the hand-launched run")
+        check(losses_of(out) == losses_of(by_hand),
+              f"torchrun {how}: the same losses")
+
+
 def main():
     if checks.missing_tui(NAME):
         return 1
@@ -285,6 +373,8 @@ def main():
         checks.guarded("world one", lambda: world_one(tmp))
         checks.guarded("refusals", lambda: refusals(tmp))
         checks.guarded("stop and resume", lambda: stop_and_resume(tmp))
+        checks.guarded("torchrun", lambda: torchrun(tmp))
+        checks.guarded("faults", lambda: faults(tmp))
     return checks.finish(NAME)
 
 

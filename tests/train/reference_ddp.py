@@ -10,12 +10,16 @@ optimizer, schedule and clipping as tests/train/reference.py.
     reference_ddp.py PLAN WORLD PORT OUT.safetensors LOSSES.json
 
 runs WORLD processes (torch.multiprocessing) and writes rank 0's final
-weights (parameters and buffers) and the per-step losses (the mean over
-the ranks, in float64, as the trainer reports them).
+weights (parameters and buffers) and, as JSON, {"losses": the per-step
+losses (the mean over the ranks, in float64, as the trainer reports
+them), "step_times": rank 0's seconds per step (batch, forward, backward
+with DDP's overlapped reduction, update; the loss's allreduce for the
+report excluded)}.
 """
 import json
 import os
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -49,12 +53,13 @@ def rank_main(rank, world, plan_path, port, out, losses_path):
     total = plan.max_steps if plan.max_steps else plan.epochs * spe
     torch.manual_seed(plan.seed)
     reference.set_mode(model, True, eval_paths)
-    losses, step = [], 0
+    losses, times, step = [], [], 0
     while step < total:
         epoch, pos = divmod(step, spe)
         sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
         idx = order[pos * plan.batch:(pos + 1) * plan.batch]
+        t0 = time.perf_counter()
         xb, yb = x_all[idx], y_all[idx]
         lr = reference.lr_at(plan, step, total)
         for grp in opt.param_groups:
@@ -64,12 +69,15 @@ def rank_main(rank, world, plan_path, port, out, losses_path):
             o = o[0]
         loss = F.cross_entropy(o, yb)
         lv = torch.tensor([loss.item()], dtype=torch.float64)
+        t1 = time.perf_counter()
         dist.all_reduce(lv)
+        t2 = time.perf_counter()
         loss.backward()
         if plan.clip > 0:
             torch.nn.utils.clip_grad_norm_(params, plan.clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0 - (t2 - t1))
         losses.append(lv.item() / world)
         step += 1
     if rank == 0:
@@ -77,7 +85,7 @@ def rank_main(rank, world, plan_path, port, out, losses_path):
         w.update({k: t.detach().clone() for k, t in model.named_buffers()})
         reference.st_save(out, w)
         with open(losses_path, "w") as f:
-            json.dump(losses, f)
+            json.dump({"losses": losses, "step_times": times}, f)
     dist.barrier()
     dist.destroy_process_group()
 

@@ -218,7 +218,9 @@ int train_loop(trainer *t)
         int bad = select_rows(t, t->x, perm, start, n, &xb) < 0 ||
                   select_rows(t, t->y, perm, start, n, &yb) < 0;
         if (!bad && ts_trainer_step(t->tr, xb, yb, lr, &r) < 0)
-            bad = t->dist ? err_set("rank %d: step %llu: %s", t->rank,
+            bad = t->dist ? err_set("rank %d: %sstep %llu: %s", t->rank,
+                                    ts_dist_lost(t->dist) ? "lost a peer at "
+                                                          : "",
                                     (unsigned long long)t->step + 1,
                                     ts_last_error())
                           : err_set("step %llu: %s",
@@ -268,7 +270,11 @@ int train_loop(trainer *t)
             if (!isnan(r.grad_norm))
                 fprintf(t->metrics, ",\"grad_norm\":%.9g", r.grad_norm);
             fprintf(t->metrics, ",\"time\":%.6f,\"step_time\":%.6f,"
-                    "\"step_cpu\":%.6f}\n", train_now() - t->t_start, took, cpu);
+                    "\"step_cpu\":%.6f", train_now() - t->t_start, took, cpu);
+            if (t->dist)
+                fprintf(t->metrics, ",\"comm_time\":%.6f,\"reduce_time\":%.6f",
+                        r.comm_seconds, r.reduce_seconds);
+            fputs("}\n", t->metrics);
             fflush(t->metrics);
         }
         if (t->rank == 0)
