@@ -17,12 +17,12 @@ MASTER_PORT), one process each, 1 thread each, and by torchrun:
   - WORLD_SIZE=1 through the distributed path: bitwise today's trainer;
   - refusals before step 1, one line each, exit 2 on every rank: ranks
     whose plans freeze different sets; a peer that never starts (after
-    the rendezvous timeout, TUI_DIST_TIMEOUT); a variable that is not a
-    number; a resume with another number of processes than the
+    the plan's train.dist_timeout); a plan whose train.world_size is not
+    the number of processes; a variable that is not a number; a resume with another number of processes than the
     checkpoint was made with;
   - three processes, SIGTERM to one rank: all stop after the same step
     (exit 130), rank 0 saves; --resume by all ends bitwise where the
-    uninterrupted run ends;
+    uninterrupted run ends; so does --resume after kill -9 of every rank;
   - torchrun --no_python, static rendezvous (the agent's store) and
     --standalone: bitwise the hand-launched run;
   - kill -9 of one rank, SIGSTOP of one: the other exits 2 with one line
@@ -189,10 +189,27 @@ def refusals(tmp):
     one_line(res, "different frozen sets", "the ranks disagree on the frozen set")
     check(not os.path.exists(out), "different frozen sets: nothing written",
           os.listdir(out) if os.path.exists(out) else "")
-    # rank 1 never starts: rank 0 gives up after the rendezvous timeout
-    res = launch([a], os.path.join(tmp, "alone"), free_port(), world=2,
-                 extra_env={"TUI_DIST_TIMEOUT": "4"}, timeout=120)
+    # rank 1 never starts: rank 0 gives up after the plan's dist_timeout
+    import yaml
+    doc = yaml.safe_load(open(a))
+    doc["train"]["dist_timeout"] = 4
+    t4 = os.path.join(tmp, "t4.yaml")
+    yaml.safe_dump(doc, open(t4, "w"), sort_keys=False)
+    import time
+    t0 = time.time()
+    res = launch([t4], os.path.join(tmp, "alone"), free_port(), world=2,
+                 timeout=120)
     one_line(res, "a peer that never starts", "rank 0 of 2: joining 127.0.0.1:")
+    check(time.time() - t0 < 60, "a peer that never starts: after "
+          f"train.dist_timeout (4 s), not PyTorch's 300 ({time.time() - t0:.1f} s)")
+    # the plan says how many processes it is for
+    doc = yaml.safe_load(open(a))
+    doc["train"]["world_size"] = 3
+    w3 = os.path.join(tmp, "w3.yaml")
+    yaml.safe_dump(doc, open(w3, "w"), sort_keys=False)
+    res = launch([w3, w3], os.path.join(tmp, "w3"), free_port())
+    one_line(res, "train.world_size 3 on two processes",
+             "train.world_size is 3, and this run has 2 processes (WORLD_SIZE)")
     env = dict(os.environ, RANK="x", WORLD_SIZE="2")
     rc, _, err = checks.run_tui("--headless", "--plan", a, "-o",
                                 os.path.join(tmp, "bad"), env=env)
@@ -201,7 +218,6 @@ def refusals(tmp):
           "RANK=x: one line, exit 2", err)
     # a checkpoint made by two processes, resumed by one: refused
     c = make_plan(tmp, "plan_resnet_adamw.yaml", "rc.yaml")
-    import yaml
     doc = yaml.safe_load(open(c))
     doc["train"]["checkpoint_every"] = 3
     doc["train"]["max_steps"] = 4
@@ -320,6 +336,53 @@ def faults(tmp):
               f"{lines[0] if lines else '?'}")
 
 
+def kill_all_and_resume(tmp):
+    """kill -9 of every rank mid-run (two processes, a checkpoint every 3
+    steps): --resume by both ends bitwise where an uninterrupted run
+    ends."""
+    import signal
+    import time
+    import yaml
+    plan = make_plan(tmp, "plan_resnet_adamw.yaml", "k9.yaml")
+    doc = yaml.safe_load(open(plan))
+    doc["train"]["checkpoint_every"] = 3
+    yaml.safe_dump(doc, open(plan, "w"), sort_keys=False)
+    out, whole = os.path.join(tmp, "k9"), os.path.join(tmp, "k9-whole")
+    port = free_port()
+    procs = []
+    for r in range(2):
+        env = dict(os.environ, RANK=str(r), WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                   TUI_THREADS="1")
+        procs.append(subprocess.Popen(
+            [checks.TUI, "--headless", "--plan", plan, "--device", "cpu",
+             "-o", out], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+    metrics = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+            os.path.exists(metrics) and open(metrics).read().count('"loss"') >= 5):
+        time.sleep(0.05)
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+    for p in procs:
+        p.wait()
+    ck = sorted(f for f in os.listdir(out) if f.startswith("ckpt-"))
+    check(ck and ck[-1] < "ckpt-0000000014", "kill -9 of all: killed mid-run "
+          "with a checkpoint", ck)
+    res = launch([plan, plan], out, free_port(), args=("--resume",))
+    check(all(rc == 0 for rc, _ in res), "kill -9 of all, --resume: exit 0",
+          [e[-300:] for _, e in res])
+    launch([plan, plan], whole, free_port())
+    a, _ = reference.st_load(os.path.join(out, "weights.safetensors"))
+    b, _ = reference.st_load(os.path.join(whole, "weights.safetensors"))
+    check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
+          "kill -9 of all, resumed: bitwise the uninterrupted run's weights")
+    check(losses_of(out) == losses_of(whole),
+          "kill -9 of all, resumed: the same 14 losses",
+          [losses_of(out), losses_of(whole)])
+
+
 def torchrun(tmp):
     """torchrun --no_python launches the trainer: the static rendezvous (the
     agent hosts the store; the workers join it under its prefix) and
@@ -373,6 +436,7 @@ def main():
         checks.guarded("world one", lambda: world_one(tmp))
         checks.guarded("refusals", lambda: refusals(tmp))
         checks.guarded("stop and resume", lambda: stop_and_resume(tmp))
+        checks.guarded("kill all and resume", lambda: kill_all_and_resume(tmp))
         checks.guarded("torchrun", lambda: torchrun(tmp))
         checks.guarded("faults", lambda: faults(tmp))
     return checks.finish(NAME)

@@ -132,6 +132,8 @@ static void fill_plan(plan *p)
     t->schedule.name = plan_strdup(p, "cosine");
     t->schedule.warmup_steps = 100;
     t->clip_grad_norm = 1.0;
+    p->train.dist_timeout = 60.0;
+    p->train.world_size = 4;
     t->batch_size = 64;
     t->epochs = 3;
     t->device = plan_strdup(p, "cuda");
@@ -177,6 +179,7 @@ static void test_roundtrip(void)
     CHECK(!plan_has_number(b.train.optimizer.momentum));
     CHECK(b.train.data.val_fraction == 0.1);
     CHECK(b.train.clip_grad_norm == 1.0);
+    CHECK(b.train.dist_timeout == 60.0 && b.train.world_size == 4);
     CHECK(b.train.seed == 0 && b.train.max_steps == PLAN_UNSET);
     CHECK_STR(b.train.precision, "bf16");
     CHECK_STR(b.train.schedule.name, "cosine");
@@ -194,6 +197,7 @@ static void test_roundtrip(void)
     CHECK(strstr(t1, "lr: 0.0003,") != NULL);
     CHECK(strstr(t1, "eps: 1.0e-08}") != NULL);
     CHECK(strstr(t1, "clip_grad_norm: 1.0\n") != NULL);
+    CHECK(strstr(t1, "dist_timeout: 6.0e+01\n  world_size: 4\n") != NULL);
     CHECK(strstr(t1, "betas: [0.9, 0.999]") != NULL);
 
     /* through files: plan_write, plan_load, plan_write */

@@ -95,6 +95,15 @@ int report_summary(FILE *out, session *s)
     if (memory_write_report_measured(out, &e, s->has_base
                                      ? s->base.estimate.activations : NULL))
         return -1;
+    uint64_t w = s->has_base ? s->base.train.world_size : PLAN_UNSET;
+    if (w != PLAN_UNSET && w > 1) {
+        uint64_t all = e.after.total <= UINT64_MAX / w ? e.after.total * w
+                                                       : UINT64_MAX;
+        fprintf(out, "per process: the figures above are each process's "
+                "(train.world_size %llu: data-parallel, every process holds "
+                "the weights, gradients and optimizer state); %s in all\n",
+                (unsigned long long)w, human_bytes(all, a, sizeof a));
+    }
     return finish(out);
 }
 

@@ -106,6 +106,11 @@ int report_json_summary(FILE *out, session *s)
     if (s->has_base && s->base.estimate.activations &&
         put_activations(out, s->base.estimate.activations, e.after.total) < 0)
         return -1;
+    /* data-parallel: the figures are per process */
+    uint64_t w = s->has_base ? s->base.train.world_size : PLAN_UNSET;
+    fprintf(out, ",\n  \"world_size\": %llu, \"per_process\": %s",
+            (unsigned long long)(w != PLAN_UNSET && w > 0 ? w : 1),
+            w != PLAN_UNSET && w > 1 ? "true" : "false");
     fputs("}}\n", out);
     return finish(out);
 }

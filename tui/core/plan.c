@@ -47,6 +47,8 @@ void plan_init(plan *p)
     t->optimizer.betas[0] = t->optimizer.betas[1] = NAN;
     t->schedule.warmup_steps = PLAN_UNSET;
     t->clip_grad_norm = NAN;
+    t->dist_timeout = NAN;
+    t->world_size = PLAN_UNSET;
     t->batch_size = t->epochs = t->max_steps = PLAN_UNSET;
     t->seed = t->checkpoint_every = t->log_every = PLAN_UNSET;
     p->layer_decay = NAN;
@@ -202,7 +204,8 @@ static const char *const train_keys[] = {
     "model", "init", "data", "input_shape", "input_dtype", "loss",
     "optimizer", "schedule",
     "clip_grad_norm", "batch_size", "epochs", "max_steps", "device",
-    "precision", "seed", "output", "checkpoint_every", "log_every", NULL};
+    "precision", "seed", "output", "checkpoint_every", "log_every",
+    "dist_timeout", "world_size", NULL};
 static const char *const data_keys[] = {"train", "val", "inputs", "targets",
                                         "val_fraction", NULL};
 static const char *const opt_keys[] = {"name", "lr", "weight_decay",
@@ -531,7 +534,9 @@ static int read_train(reader *r, const ynode *root)
         get_u64(r, t, "seed", &pt->seed) < 0 ||
         get_str(r, t, "output", &pt->output) < 0 ||
         get_u64(r, t, "checkpoint_every", &pt->checkpoint_every) < 0 ||
-        get_u64(r, t, "log_every", &pt->log_every) < 0)
+        get_u64(r, t, "log_every", &pt->log_every) < 0 ||
+        get_double(r, t, "dist_timeout", &pt->dist_timeout) < 0 ||
+        get_u64(r, t, "world_size", &pt->world_size) < 0)
         return -1;
     return 0;
 }

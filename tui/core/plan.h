@@ -91,6 +91,9 @@ typedef struct {
     uint64_t seed;
     const char *output;
     uint64_t checkpoint_every, log_every;
+    double dist_timeout;       /* seconds (data-parallel); NaN when absent */
+    uint64_t world_size;       /* the processes the plan expects;
+                                  PLAN_UNSET when absent */
 } plan_train;
 
 /* One stage of a staged plan (`stages:`, docs/plan-format.md). Stage 0

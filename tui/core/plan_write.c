@@ -74,7 +74,8 @@ static int validate_train(const plan_train *t)
         check_num("train.optimizer.eps", t->optimizer.eps) < 0 ||
         check_num("train.optimizer.betas", t->optimizer.betas[0]) < 0 ||
         check_num("train.optimizer.betas", t->optimizer.betas[1]) < 0 ||
-        check_num("train.clip_grad_norm", t->clip_grad_norm) < 0)
+        check_num("train.clip_grad_norm", t->clip_grad_norm) < 0 ||
+        check_num("train.dist_timeout", t->dist_timeout) < 0)
         return -1;
     double vf = t->data.val_fraction;
     if (plan_has_number(vf) && !(vf >= 0 && vf < 1))
@@ -490,7 +491,9 @@ static int emit_train(writer *w, const plan_train *t)
         kv_str(w, "precision", t->precision) < 0 ||
         kv_u64(w, "seed", t->seed) < 0 || kv_str(w, "output", t->output) < 0 ||
         kv_u64(w, "checkpoint_every", t->checkpoint_every) < 0 ||
-        kv_u64(w, "log_every", t->log_every) < 0)
+        kv_u64(w, "log_every", t->log_every) < 0 ||
+        kv_double(w, "dist_timeout", t->dist_timeout) < 0 ||
+        kv_u64(w, "world_size", t->world_size) < 0)
         return -1;
     return emit_end(w, 1);
 }

@@ -149,6 +149,12 @@ int train_config(trainer *t, const train_options *o)
                 " eps, clip_grad_norm >= 0; betas in [0, 1)", o->plan_path);
         goto cleanup;
     }
+    t->dist_timeout = num_or(pt->dist_timeout, 300.0);
+    if (!(t->dist_timeout > 0) || !isfinite(t->dist_timeout)) {
+        err_set("%s: train.dist_timeout must be a number of seconds > 0",
+                o->plan_path);
+        goto cleanup;
+    }
     if (t->batch == 0 || t->batch > (1u << 30)) {
         err_set("%s: train.batch_size must be in 1..2^30", o->plan_path);
         goto cleanup;

@@ -53,6 +53,12 @@ int train_dist_env(trainer *t)
         return err_set("%s is set but %s is not: set both (torchrun does), "
                        "or neither for one process", hr ? rn : wn,
                        hr ? wn : rn);
+    uint64_t want = t->pl.train.world_size;
+    if (want != PLAN_UNSET && want != (uint64_t)(hr ? world : 1))
+        return err_set("%s: train.world_size is %llu, and this run has %ld "
+                       "process%s (%s)", t->plan_path,
+                       (unsigned long long)want, hr ? world : 1,
+                       hr && world != 1 ? "es" : "", hr ? wn : "no launcher");
     if (!hr)
         return 0; /* WORLD_SIZE=1 set: a group of one, the same path */
     if (rank >= world)

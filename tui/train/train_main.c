@@ -94,8 +94,10 @@ static int setup(trainer *t, const train_options *o)
 {
     if (train_config(t, o) < 0 || train_dist_env(t) < 0)
         return -1;
+    /* the tests' shortcut over train.dist_timeout */
     const char *to = getenv("TUI_DIST_TIMEOUT");
-    t->dist_timeout = to && atof(to) > 0 ? atof(to) : 300.0;
+    if (to && atof(to) > 0)
+        t->dist_timeout = atof(to);
     int su = setup_rest(t);
     if (t->dist && train_dist_ready(t, su < 0) < 0)
         return -1;

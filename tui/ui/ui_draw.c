@@ -458,9 +458,14 @@ static void draw_panel(ui *u, int y, int h)
     ui_color_set(u, UIC_HEADER);
     fill(u->cols);
     move(y, 0);
+    uint64_t world = s->has_base ? s->base.train.world_size : PLAN_UNSET;
+    char per[48] = "";
+    if (world != PLAN_UNSET && world > 1)
+        snprintf(per, sizeof per, "  per process (x%llu)",
+                 (unsigned long long)world);
     snprintf(line, sizeof line,
-             " memory  optimizer %s (o)  precision %s (P)  M folds", opt,
-             prec);
+             " memory  optimizer %s (o)  precision %s (P)  M folds%s", opt,
+             prec, per);
     put_str(u, line, u->cols);
     int bw = (u->cols - 46) / 2;
     if (bw > 30)
