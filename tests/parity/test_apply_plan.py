@@ -327,6 +327,59 @@ def bn_stats(tmp):
           (moved, counted, training))
 
 
+def ddp_wrap(tmp):
+    """apply_plan on the bare model, then DistributedDataParallel (gloo, one
+    process, as in docs/python.md's torchrun script): a step leaves the frozen ones and the held BNs'
+    statistics unchanged and moves the rest, and after train() through the
+    wrapper the frozen BNs still run in eval."""
+    import socket
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    ckpt = os.path.join(MODELS, "resnet18_sd.pt")
+    plan = os.path.join(tmp, "ddp_wrap.yaml")
+    tui("--freeze", "conv1", "--freeze", "bn1", "--freeze", "layer1", "-o",
+        plan, ckpt)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+                            rank=0, world_size=1)
+    try:
+        model = torchvision.models.resnet18()
+        model.load_state_dict(torch.load(ckpt, map_location="cpu"))
+        params = tui_plan.apply_plan(model, plan)
+        before = {n: t.detach().clone() for n, t in model.state_dict().items()}
+        ddp = DDP(model)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        check(len(params) == len(trainable) and
+              {id(p) for p in params} == {id(p) for p in trainable},
+              "ddp: apply_plan returns the trainable parameters, those DDP "
+              "reduces", (len(params), len(trainable)))
+        opt = torch.optim.SGD(params, lr=0.1)
+        ddp.train()
+        loss = ddp(torch.randn(4, 3, 32, 32)).sum()
+        check(not model.bn1.training and model.layer2[0].bn1.training,
+              "ddp: a forward after train() through the wrapper runs the "
+              "frozen bn1 in eval, a trainable BN in train")
+        loss.backward()
+        opt.step()
+        after = model.state_dict()
+        frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+        changed = [n for n in frozen if not torch.equal(before[n], after[n])]
+        check(frozen and not changed, "ddp: frozen parameters unchanged", changed)
+        check(torch.equal(before["bn1.running_mean"], after["bn1.running_mean"]),
+              "ddp: the frozen bn1's statistics unchanged")
+        moved = [n for n, p in model.named_parameters() if p.requires_grad
+                 and not torch.equal(before[n], after[n])]
+        check(len(moved) == len(trainable), "ddp: every trainable parameter moved",
+              len(moved))
+        check(all(p.grad is None for p in model.parameters() if not p.requires_grad),
+              "ddp: no gradient on a frozen parameter")
+    finally:
+        dist.destroy_process_group()
+
+
 def bn_held(model):
     """BN name -> (runs in eval after train() and a forward, its
     running_mean unchanged by that forward)."""
@@ -693,7 +746,8 @@ def main():
                  ("prefixes", lambda: prefixes(tmp)),
                  ("tied", lambda: tied(tmp)),
                  ("odd_names", lambda: odd_names(tmp)),
-                 ("norm_rule", lambda: norm_rule(tmp))]
+                 ("norm_rule", lambda: norm_rule(tmp)),
+                 ("ddp_wrap", lambda: ddp_wrap(tmp))]
         for label, job in jobs:
             checks.guarded(label, job)
     return checks.finish("test_apply_plan")
