@@ -1,5 +1,6 @@
 /* report.c: summary, tree, export and preset views (see report.h). */
 #include "report.h"
+#include "report_stages.h"
 
 #include <errno.h>
 #include <string.h>
@@ -57,7 +58,7 @@ int report_summary(FILE *out, session *s)
     size_t ft = 0, ttot;
     uint64_t fnumel = 0, tnumel = 0;
     char a[48], b[48], c[48], d[32], note[1024];
-    if (session_estimate(s, &e))
+    if (session_estimate(s, &e) || report_stages_check(s))
         return -1;
     table_get_totals(&s->t, &tot);
     freeze_counts(&s->fs, &ft, &fnumel, &tnumel);
@@ -94,6 +95,8 @@ int report_summary(FILE *out, session *s)
     fputc('\n', out);
     if (memory_write_report_measured(out, &e, s->has_base
                                      ? s->base.estimate.activations : NULL))
+        return -1;
+    if (report_stages_text(out, s))
         return -1;
     uint64_t w = s->has_base ? s->base.train.world_size : PLAN_UNSET;
     if (w != PLAN_UNSET && w > 1) {

@@ -2,6 +2,7 @@
  * keys are a contract: docs/cli.md lists each one, and
  * tests/parity/test_json_views.py checks them against the text views. */
 #include "report_json.h"
+#include "report_stages.h"
 
 #include <errno.h>
 #include <string.h>
@@ -77,7 +78,7 @@ int report_json_summary(FILE *out, session *s)
     table_totals tot;
     size_t ft = 0;
     uint64_t fnumel = 0, tnumel = 0;
-    if (session_estimate(s, &e))
+    if (session_estimate(s, &e) || report_stages_check(s))
         return -1;
     table_get_totals(&s->t, &tot);
     freeze_counts(&s->fs, &ft, &fnumel, &tnumel);
@@ -111,7 +112,10 @@ int report_json_summary(FILE *out, session *s)
     fprintf(out, ",\n  \"world_size\": %llu, \"per_process\": %s",
             (unsigned long long)(w != PLAN_UNSET && w > 0 ? w : 1),
             w != PLAN_UNSET && w > 1 ? "true" : "false");
-    fputs("}}\n", out);
+    fputs("}", out);
+    if (report_stages_json(out, s))
+        return -1;
+    fputs("}\n", out);
     return finish(out);
 }
 
