@@ -77,6 +77,13 @@ static int label_len(const char *name, size_t n)
     return (int)(last_dot ? last_dot : n);
 }
 
+static void release(stage_sets *st, lr_scales *lr, mem_estimate *est)
+{
+    free(est);
+    stage_sets_free(st);
+    lr_scales_free(lr);
+}
+
 int report_stages_check(const session *s)
 {
     if (!report_stages_present(s))
@@ -86,9 +93,7 @@ int report_stages_check(const session *s)
     mem_estimate *est;
     if (resolve(s, &st, &lr, &est))
         return -1;
-    free(est);
-    stage_sets_free(&st);
-    lr_scales_free(&lr);
+    release(&st, &lr, est);
     return 0;
 }
 
@@ -168,9 +173,7 @@ int report_stages_text(FILE *out, const session *s)
                 "no_decay: %zu tensors without weight decay\n",
                 p->nlr_scale, p->nlr_scale == 1 ? "" : "s", scaled, nod);
     }
-    free(est);
-    stage_sets_free(&st);
-    lr_scales_free(&lr);
+    release(&st, &lr, est);
     return 0;
 }
 
@@ -223,8 +226,6 @@ int report_stages_json(FILE *out, const session *s)
                 lr.no_decay[i] ? "true" : "false");
     }
     fputs("}}", out);
-    free(est);
-    stage_sets_free(&st);
-    lr_scales_free(&lr);
+    release(&st, &lr, est);
     return 0;
 }

@@ -240,22 +240,26 @@ void lr_scales_free(lr_scales *s)
     s->factor = NAN;
 }
 
-/* The tensors `src` matches, into m (cleared first). Returns the number
- * of parameters matched, or -1 with err set. */
-static long match(const table *t, const char *src, bitset *m)
+/* The tensors the pattern of item `l` (of `key`: "lr_scale" or
+ * "no_decay") matches, into m (cleared first). Returns 0, or -1 with err
+ * set ("PLAN:LINE:COL: KEY pattern 'x' matches no parameter of the
+ * checkpoint", or the pattern's own error). */
+static int match(const table *t, const plan_lr_rule *l, const char *key,
+                 const char *plan_path, bitset *m)
 {
-    pattern *p = pattern_compile(src, NULL);
+    pattern *p = pattern_compile(l->pattern, NULL);
     if (!p)
-        return -1;
+        return err_prefix("%s:%u:%u: %s", plan_path, l->line, l->col, key);
     bitset_zero(m);
     pattern_match_table(p, t, m);
     pattern_free(p);
     table_close_ties(t, m);
-    long n = 0;
     for (size_t i = 0; i < t->count; i++)
         if (bitset_get(m, i) && table_at(t, i)->kind == TK_PARAMETER)
-            n++;
-    return n;
+            return 0;
+    return err_set("%s:%u:%u: %s pattern '%.200s' matches no parameter of "
+                   "the checkpoint", plan_path, l->line, l->col, key,
+                   l->pattern);
 }
 
 int lr_scales_resolve(const table *t, const plan *p, const char *plan_path,
@@ -296,37 +300,20 @@ int lr_scales_resolve(const table *t, const plan *p, const char *plan_path,
     for (size_t i = 0; i < t->count; i++)
         last[i] = 1.0;
     for (size_t r = 0; r < p->nlr_scale; r++) {
-        const plan_lr_rule *l = &p->lr_scale[r];
-        long k = match(t, l->pattern, &m);
-        if (k <= 0) {
-            if (k == 0)
-                err_set("%s:%u:%u: lr_scale pattern '%.200s' matches no "
-                        "parameter of the checkpoint", plan_path, l->line,
-                        l->col, l->pattern);
-            else
-                err_prefix("%s:%u:%u: lr_scale", plan_path, l->line, l->col);
+        if (match(t, &p->lr_scale[r], "lr_scale", plan_path, &m)) {
             free(last);
             goto fail;
         }
         for (size_t i = 0; i < t->count; i++)
             if (bitset_get(&m, i) && table_at(t, i)->kind == TK_PARAMETER)
-                last[i] = l->scale;
+                last[i] = p->lr_scale[r].scale;
     }
     for (size_t i = 0; i < t->count; i++)
         out->scale[i] *= last[i];
     free(last);
     for (size_t r = 0; r < p->nno_decay; r++) {
-        const plan_lr_rule *l = &p->no_decay[r];
-        long k = match(t, l->pattern, &m);
-        if (k <= 0) {
-            if (k == 0)
-                err_set("%s:%u:%u: no_decay pattern '%.200s' matches no "
-                        "parameter of the checkpoint", plan_path, l->line,
-                        l->col, l->pattern);
-            else
-                err_prefix("%s:%u:%u: no_decay", plan_path, l->line, l->col);
+        if (match(t, &p->no_decay[r], "no_decay", plan_path, &m))
             goto fail;
-        }
         for (size_t i = 0; i < t->count; i++)
             if (bitset_get(&m, i) && table_at(t, i)->kind == TK_PARAMETER)
                 out->no_decay[i] = 1;
