@@ -233,6 +233,20 @@ int ts_trainer_trainable(const ts_trainer *t, uint64_t *tensors,
 int64_t ts_trainer_steps(const ts_trainer *t);
 void ts_trainer_set_steps(ts_trainer *t, int64_t steps);
 
+/* Puts the module's parameter i (its index in ts_module_info's list) in
+ * the optimizer, adding it when absent (with empty state and its own
+ * step count at 0, as torch.optim's add_param_group; it must require
+ * grad), and sets its learning rate to group_lr[group] x scale (group 0
+ * is the lr ts_trainer_step is given; others ts_trainer_group_lr sets)
+ * and whether weight decay applies (only ever to 2+ dims). Returns 0, or
+ * -1 (a buffer, i out of range, a scale that is not > 0). */
+int ts_trainer_param(ts_trainer *t, size_t i, int group, double scale,
+                     int decay);
+
+/* The learning rate of group `group` (>= 1, made by ts_trainer_param)
+ * for the next steps. Returns 0, or -1 (no such group). */
+int ts_trainer_group_lr(ts_trainer *t, int group, double lr);
+
 /* The optimizer state as named tensors, for checkpoints:
  * "<param>.exp_avg", "<param>.exp_avg_sq", "<param>.momentum_buffer".
  * Only state that exists now is listed: ts_trainer_state_count stores

@@ -23,8 +23,13 @@ enum ts_loss { TS_CE, TS_MSE, TS_BCE, TS_MODEL };
 struct ts_param {
     std::string name;
     at::Tensor p;
-    bool decay;          // weight decay applies (2+ dims)
+    bool decay;          // weight decay applies (2+ dims, unless no_decay)
     at::Tensor s1, s2;   // exp_avg / momentum_buffer, exp_avg_sq
+    size_t entry = 0;    // index in the module's entries
+    int group = 0;       // its learning rate: group_lr[group] * scale
+    double scale = 1.0;
+    int64_t step = 0;    // updates it took (Adam's bias correction: a
+                         // tensor added at a stage starts at 0)
 };
 
 struct ts_trainer {
@@ -36,6 +41,7 @@ struct ts_trainer {
     std::vector<ts_param> params;
     int64_t steps = 0;
     uint64_t grad_bytes = 0;
+    std::vector<double> group_lr{0.0}; // [0]: the step's lr argument
     ts_dist *dist = nullptr;         // data-parallel group, or none
     std::vector<at::Tensor> dist_params; // params' tensors, for it
     // ts_trainer_state_info's names and shapes, rebuilt on each listing
@@ -173,11 +179,14 @@ static void ts_update(ts_trainer *t, double lr)
     torch::NoGradGuard ng;
     const ts_train_config &c = t->c;
     t->steps++;
-    double step = (double)t->steps;
+    t->group_lr[0] = lr;
     for (auto &q : t->params) {
         at::Tensor g = q.p.grad();
         if (!g.defined())
             continue;
+        double step = (double)++q.step;
+        double lr = t->group_lr[(size_t)q.group < t->group_lr.size()
+                                    ? (size_t)q.group : 0] * q.scale;
         double wd = q.decay ? c.weight_decay : 0.0;
         at::Tensor &p = q.p;
         if (t->opt == TS_SGD || t->opt == TS_MOMENTUM) {
@@ -239,13 +248,15 @@ int ts_trainer_new(ts_module *m, const ts_train_config *c, ts_trainer **out)
         else if (l == "model") t->loss = TS_MODEL;
         else
             return ts_fail(("unknown loss " + l).c_str());
-        for (const auto &e : m->entries) {
+        for (size_t i = 0; i < m->entries.size(); i++) {
+            const auto &e = m->entries[i];
             if (e.is_buffer || !e.t.requires_grad())
                 continue;
             ts_param q;
             q.name = e.name;
             q.p = e.t;
             q.decay = e.t.dim() >= 2;
+            q.entry = i;
             t->params.push_back(std::move(q));
         }
         *out = t.release();
@@ -391,7 +402,53 @@ int64_t ts_trainer_steps(const ts_trainer *t)
 
 void ts_trainer_set_steps(ts_trainer *t, int64_t steps)
 {
-    TS_GUARD_VOID(t->steps = steps;)
+    TS_GUARD_VOID(
+        t->steps = steps;
+        for (auto &q : t->params)
+            q.step = steps;)
+}
+
+int ts_trainer_param(ts_trainer *t, size_t i, int group, double scale,
+                     int decay)
+{
+    TS_PROTECT(
+        if (i >= t->m->entries.size() || t->m->entries[i].is_buffer)
+            return ts_fail("not a parameter of the module");
+        if (group < 0 || !(scale > 0) || !std::isfinite(scale))
+            return ts_fail("a group below 0, or an lr scale that is not > 0");
+        ts_param *q = nullptr;
+        for (auto &x : t->params)
+            if (x.entry == i)
+                q = &x;
+        if (!q) {
+            const auto &e = t->m->entries[i];
+            if (!e.t.requires_grad())
+                return ts_fail("a parameter added to the optimizer must "
+                               "require grad");
+            ts_param n;
+            n.name = e.name;
+            n.p = e.t;
+            n.entry = i;
+            t->params.push_back(std::move(n));
+            q = &t->params.back();
+            if (t->dist)
+                t->dist_params.push_back(q->p);
+        }
+        q->group = group;
+        q->scale = scale;
+        q->decay = decay != 0 && q->p.dim() >= 2;
+        if ((size_t)group >= t->group_lr.size())
+            t->group_lr.resize((size_t)group + 1, 0.0);
+        return 0;)
+}
+
+int ts_trainer_group_lr(ts_trainer *t, int group, double lr)
+{
+    TS_PROTECT(
+        if (group < 1 || (size_t)group >= t->group_lr.size())
+            return ts_fail("no such parameter group");
+        t->group_lr[(size_t)group] = lr;
+        return 0;)
 }
 
 int ts_trainer_state_count(const ts_trainer *t, size_t *out)

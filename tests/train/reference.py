@@ -117,15 +117,18 @@ class Plan:
         self.batchnorm = doc.get("batchnorm", "freeze-stats")
 
 
-def lr_at(p, s, total):
+def lr_at(p, s, total, base=None):
+    """The schedule's lr at step s (0-based), for the plan's lr or `base`
+    (a stage's lr)."""
+    lr = p.lr if base is None else base
     if p.sched == "constant":
-        return p.lr
+        return lr
     if p.warmup > 0 and s < p.warmup:
-        return p.lr * (s + 1.0) / p.warmup
+        return lr * (s + 1.0) / p.warmup
     if p.sched == "linear_warmup":
-        return p.lr
+        return lr
     span = max(total - p.warmup, 1)
-    return p.lr * 0.5 * (1.0 + math.cos(math.pi * (s - p.warmup) / span))
+    return lr * 0.5 * (1.0 + math.cos(math.pi * (s - p.warmup) / span))
 
 
 def frozen_norms(model, frozen):
@@ -178,13 +181,16 @@ def make_optimizer(plan, model):
     groups = [{"params": decay, "weight_decay": plan.wd},
               {"params": nodecay, "weight_decay": 0.0}]
     groups = [g for g in groups if g["params"]]
+    return new_optimizer(plan, groups), [p for _, p in trainable]
+
+
+def new_optimizer(plan, groups):
+    """The plan's torch.optim optimizer over param groups `groups`."""
     if plan.opt in ("sgd", "momentum"):
-        opt = torch.optim.SGD(groups, lr=plan.lr, momentum=plan.momentum)
-    elif plan.opt == "adam":
-        opt = torch.optim.Adam(groups, lr=plan.lr, betas=plan.betas, eps=plan.eps)
-    else:
-        opt = torch.optim.AdamW(groups, lr=plan.lr, betas=plan.betas, eps=plan.eps)
-    return opt, [p for _, p in trainable]
+        return torch.optim.SGD(groups, lr=plan.lr, momentum=plan.momentum)
+    if plan.opt == "adam":
+        return torch.optim.Adam(groups, lr=plan.lr, betas=plan.betas, eps=plan.eps)
+    return torch.optim.AdamW(groups, lr=plan.lr, betas=plan.betas, eps=plan.eps)
 
 
 def run(plan, on_step=None, module=None):

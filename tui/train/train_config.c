@@ -60,11 +60,11 @@ int train_config(trainer *t, const train_options *o)
                 o->plan_path);
         goto cleanup;
     }
-    if (t->pl.nstages || t->pl.nlr_scale || t->pl.nno_decay ||
-        plan_has_number(t->pl.layer_decay)) {
-        err_set("%s: this trainer does not run stages:, lr_scale:, "
-                "layer_decay: or no_decay: yet; remove them to train "
-                "(docs/plan-format.md)", o->plan_path);
+    if (o->resume && (t->pl.nstages || t->pl.nlr_scale || t->pl.nno_decay ||
+                      plan_has_number(t->pl.layer_decay))) {
+        err_set("%s: --resume of a plan with stages or lr rules is not "
+                "supported yet: its checkpoints do not record the param "
+                "groups", o->plan_path);
         goto cleanup;
     }
     if (!pt->model) {

@@ -14,6 +14,7 @@
 #include "../core/bitset.h"
 #include "../core/memory.h"
 #include "../core/plan.h"
+#include "../core/stages.h"
 #include "../core/table.h"
 #include "train.h"
 
@@ -92,6 +93,13 @@ typedef struct {
     double dist_timeout;   /* seconds, for the store and the group */
     ts_dist *dist;         /* the group, when the launcher set one up
                               (RANK and WORLD_SIZE, even WORLD_SIZE=1) */
+
+    /* --- stages and lr rules (train_stages.c) --- */
+    int staged;            /* the plan has stages or lr rules */
+    stage_sets stages;     /* over mt */
+    lr_scales lrs;         /* over mt */
+    uint64_t *stage_start; /* the first step of each stage */
+    size_t stage;          /* the stage the run is in */
 } trainer;
 
 /* --- train_main.c --- */
@@ -114,6 +122,10 @@ int train_model_verify(trainer *t, int *params_ok, int *stats_ok);
 /* Sets training mode with frozen norm layers in eval (on = 1) or eval
  * mode everywhere (on = 0). Returns 0 or -1. */
 int train_model_mode(trainer *t, int on);
+/* Finds the norm layers to keep in eval mode for the current frozen set
+ * again (freeze-stats), after a stage changed it; their buffers stay
+ * checked only while they were frozen from the start. Returns 0 or -1. */
+int train_model_norms(trainer *t);
 /* 1 when every trainable parameter is finite. -1 on error. */
 int train_model_finite(trainer *t);
 
@@ -176,6 +188,21 @@ int train_loop(trainer *t);
 double train_now(void);
 /* The learning rate of step `s` (0-based) per the schedule. */
 double train_lr_at(const trainer *t, uint64_t s);
+/* The same schedule applied to another base lr (a stage's). */
+double train_lr_with(const trainer *t, double base, uint64_t s);
+
+/* --- train_stages.c --- */
+/* Resolves the plan's stages and lr rules on the module (after the
+ * trainer is made), gives stage 0's parameters their lr scale and weight
+ * decay. Nothing to do without them. Returns 0, or -1 with err set (a
+ * rule that matches nothing: PLAN:LINE:COL; several processes or
+ * --resume, not supported yet). */
+int train_stages_setup(trainer *t);
+/* Before step `step` (0-based): enters the stages that start by then
+ * (thaws, new groups, norm modes) and sets each group's lr for the step.
+ * Returns 0 or -1 with err set. */
+int train_stages_step(trainer *t, uint64_t step);
+void train_stages_free(trainer *t);
 
 /* --- train_dist.c --- */
 /* Reads the launcher's variables (RANK, WORLD_SIZE, LOCAL_RANK,

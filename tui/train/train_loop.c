@@ -33,21 +33,26 @@ static double cpu_now(void)
     return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
-double train_lr_at(const trainer *t, uint64_t s)
+double train_lr_with(const trainer *t, double lr, uint64_t s)
 {
     double w = (double)t->warmup;
     if (strcmp(t->sched, "constant") == 0)
-        return t->lr;
+        return lr;
     if (t->warmup > 0 && s < t->warmup)
-        return t->lr * ((double)s + 1.0) / w;
+        return lr * ((double)s + 1.0) / w;
     if (strcmp(t->sched, "linear_warmup") == 0)
-        return t->lr;
+        return lr;
     /* cosine: from lr down to 0 over the steps after the warmup */
     double span = (double)t->total - w;
     if (span < 1)
         span = 1;
     double prog = ((double)s - w) / span;
-    return t->lr * 0.5 * (1.0 + cos(M_PI * prog));
+    return lr * 0.5 * (1.0 + cos(M_PI * prog));
+}
+
+double train_lr_at(const trainer *t, uint64_t s)
+{
+    return train_lr_with(t, t->lr, s);
 }
 
 static void fmt_eta(double s, char *buf, size_t cap)
@@ -215,6 +220,8 @@ int train_loop(trainer *t)
         ts_tensor *xb = NULL, *yb = NULL;
         ts_step_result r;
         double lr = train_lr_at(t, t->step);
+        if (train_stages_step(t, t->step) < 0)
+            goto cleanup;
         int bad = select_rows(t, t->x, perm, start, n, &xb) < 0 ||
                   select_rows(t, t->y, perm, start, n, &yb) < 0;
         if (!bad && ts_trainer_step(t->tr, xb, yb, lr, &r) < 0)
@@ -264,6 +271,8 @@ int train_loop(trainer *t)
             fprintf(t->metrics, "{\"step\":%llu,\"epoch\":%lld,\"loss\":%.9g,"
                     "\"lr\":%.17g", (unsigned long long)t->step,
                     (long long)epoch + 1, r.loss, lr);
+            if (t->staged)
+                fprintf(t->metrics, ",\"stage\":%zu", t->stage);
             if (r.correct >= 0)
                 fprintf(t->metrics, ",\"accuracy\":%.9g",
                         r.count ? (double)r.correct / (double)r.count : 0.0);

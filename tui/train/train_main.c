@@ -58,6 +58,7 @@ static int make_dirs(const char *path, int *made)
 void trainer_free(trainer *t)
 {
     train_dist_leave(t);
+    train_stages_free(t);
     if (t->metrics)
         fclose(t->metrics);
     ts_trainer_free(t->tr);
@@ -150,6 +151,8 @@ static int setup_rest(trainer *t)
         return err_set("%s", ts_last_error());
     if (ts_manual_seed(t->seed) < 0)
         return err_set("%s", ts_last_error());
+    if (train_stages_setup(t) < 0)
+        return -1;
     if (t->resume) {
         int r = has_run ? train_ckpt_restore(t) : 0;
         if (r < 0)

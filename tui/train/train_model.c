@@ -358,6 +358,33 @@ int train_model_setup(trainer *t)
     return hash_all(t, 0, &a, &b);
 }
 
+int train_model_norms(trainer *t)
+{
+    bitset before;
+    if (bitset_init(&before, t->mt.count))
+        return err_set("out of memory");
+    bitset_copy(&before, &t->hashed);
+    for (size_t i = 0; i < t->mt.count; i++)
+        if (table_at(&t->mt, i)->kind == TK_BUFFER)
+            bitset_clear(&t->hashed, i);
+    for (size_t i = 0; i < t->neval; i++)
+        free(t->eval_paths[i]);
+    free(t->eval_paths);
+    t->eval_paths = NULL;
+    t->neval = 0;
+    t->nfrozen_norm_buffers = 0;
+    int rc = find_frozen_norms(t);
+    /* a buffer is checked only when it was from the start (its hash was
+     * taken then): a layer frozen again later is not */
+    for (size_t i = 0; i < t->mt.count; i++)
+        if (bitset_get(&t->hashed, i) && !bitset_get(&before, i)) {
+            bitset_clear(&t->hashed, i);
+            t->nfrozen_norm_buffers--;
+        }
+    bitset_free(&before);
+    return rc;
+}
+
 int train_model_verify(trainer *t, int *params_ok, int *stats_ok)
 {
     size_t bp = 0, bb = 0;
