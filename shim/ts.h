@@ -243,6 +243,11 @@ void ts_trainer_set_steps(ts_trainer *t, int64_t steps);
 int ts_trainer_param(ts_trainer *t, size_t i, int group, double scale,
                      int decay);
 
+/* Sets the update count of the module's parameter i in the optimizer
+ * (Adam's bias correction; a restore after ts_trainer_set_steps, for a
+ * tensor that joined later). Returns 0, or -1 (not in the optimizer). */
+int ts_trainer_param_steps(ts_trainer *t, size_t i, int64_t steps);
+
 /* The learning rate of group `group` (>= 1, made by ts_trainer_param)
  * for the next steps. Returns 0, or -1 (no such group). */
 int ts_trainer_group_lr(ts_trainer *t, int group, double lr);

@@ -442,6 +442,17 @@ int ts_trainer_param(ts_trainer *t, size_t i, int group, double scale,
         return 0;)
 }
 
+int ts_trainer_param_steps(ts_trainer *t, size_t i, int64_t steps)
+{
+    TS_PROTECT(
+        for (auto &q : t->params)
+            if (q.entry == i) {
+                q.step = steps;
+                return 0;
+            }
+        return ts_fail("not in the optimizer");)
+}
+
 int ts_trainer_group_lr(ts_trainer *t, int group, double lr)
 {
     TS_PROTECT(

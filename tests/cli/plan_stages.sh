@@ -3,8 +3,8 @@
 # (docs/plan-format.md) from the command line: `--summary` reads such a
 # plan, `-o` writes them back in the canonical form and a second `-o`
 # gives the same bytes, a bad value is one line file:line:col with exit
-# status 2 and nothing written, and --headless --resume refuses a staged
-# plan (stages train, their resume is not supported yet).
+# status 2 and nothing written (the trainer's side of stages:
+# tests/parity/test_stages_train.py).
 . "$(dirname "$0")/lib/common.sh"
 cli_begin plan_stages
 cli_abs_paths
@@ -83,16 +83,4 @@ no_decay: ["layer{1"]|27:12|unclosed '{'
 EOF_CASES
 cli_at_least 12 "bad cases"
 
-# the trainer runs stages (tests/parity/test_stages_train.py) but does not
-# resume them yet: refused, one line, nothing written
-if [ -f "$(dirname "$TUI")/libtui-train.so" ] || [ -n "$TUI_TRAIN_LIB" ]; then
-    "$TUI" --headless --resume --plan "$cli_tmp/p.yaml" >"$cli_tmp/out" 2>"$cli_tmp/err"
-    rc=$?
-    if [ $rc -eq 2 ] && grep -q -- '--resume of a plan with stages or lr rules is not supported yet' "$cli_tmp/err" &&
-       [ "$(wc -l <"$cli_tmp/err")" -eq 1 ] && [ ! -d "$cli_tmp/runs" ]; then
-        cli_pass
-    else
-        cli_fail "headless refusal" "rc $rc: $(cat "$cli_tmp/err")"
-    fi
-fi
 cli_end

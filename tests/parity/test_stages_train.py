@@ -11,8 +11,9 @@ under AdamW with layer_decay 0.75, an lr_scale item and no_decay on the
 norms. Checks: every step's loss equal to the loop's (as the metrics
 print it), the stage of every step, the final weights and buffers
 bitwise the loop's, and the trainer's own report (frozen-throughout
-tensors unchanged). Then the refusals: --resume of a staged plan, a
-stage rule that matches nothing in the module (one line, exit 2).
+tensors unchanged). kill -9 in every stage (the AdamW plan), then
+--resume: bitwise the uninterrupted run. A stage rule that matches
+nothing in the module: one line, exit 2.
 Prints "test_stages_train: N passed, N failed".
 """
 import json
@@ -98,6 +99,66 @@ def case(tmp, label, plan):
           f"add_param_group loop's; last loss {got[-1] if got else '?'}")
 
 
+def kill_and_resume(tmp, plan, whole):
+    """kill -9 in every stage (lib/kill_shim.c: SIGKILL just before the
+    checkpoint save after step 3, 6 and 10, one run each), then --resume:
+    every run ends bitwise where the uninterrupted run `whole` ends."""
+    import subprocess
+    shim = os.path.join(tmp, "kill_shim.so")
+    src = os.path.join(HERE, "..", "cli", "lib", "kill_shim.c")
+    r = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O1",
+                        "-o", shim, src, "-ldl"], capture_output=True)
+    if not check(r.returncode == 0, "kill shim builds", r.stderr[-300:]):
+        return
+    doc = yaml.safe_load(open(plan))
+    doc["train"]["checkpoint_every"] = 1
+    kplan = os.path.join(tmp, "kill.yaml")
+    with open(kplan, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    base = dict(os.environ, TUI_THREADS=str(torch.get_num_threads()),
+                KS_TMP="*/.ckpt-*.tmp.*", KS_OLD="*/ckpt-*",
+                LD_PRELOAD=shim)
+    if checks.sanitized():
+        base["ASAN_OPTIONS"] = (base.get("ASAN_OPTIONS", "") +
+                                ":verify_asan_link_order=0").lstrip(":")
+    log = os.path.join(tmp, "calls.log")
+    rc, _, err = checks.run_tui("--headless", "--plan", kplan, "--device", "cpu",
+                                "-o", os.path.join(tmp, "logged"),
+                                env=dict(base, KS_LOG=log), timeout=None)
+    if not check(rc == 0, "kill: the logged run", err[-300:]):
+        return
+    calls = [l.split() for l in open(log)]
+    mk = [int(n) for n, what in calls if what == "mkdir-tmp"]
+    ref, _ = reference.st_load(os.path.join(whole, "weights.safetensors"))
+    for after, stage in ((3, 0), (6, 1), (10, 2)):
+        out = os.path.join(tmp, f"killed-{after}")
+        rc, _, _ = checks.run_tui("--headless", "--plan", kplan, "--device",
+                                  "cpu", "-o", out, timeout=None,
+                                  env=dict(base, KS_KILL_AT=str(mk[after - 1])))
+        ck = sorted(f for f in os.listdir(out) if f.startswith("ckpt-"))
+        check(rc in (-9, 137) and ck == [f"ckpt-{after - 1:010d}"],
+              f"kill -9 in stage {stage}: killed saving step {after}, "
+              f"the checkpoint of step {after - 1} left", (rc, ck))
+        env = dict(os.environ, TUI_THREADS=str(torch.get_num_threads()))
+        rc, _, err = checks.run_tui("--headless", "--plan", kplan, "--device",
+                                    "cpu", "-o", out, "--resume", env=env,
+                                    timeout=None)
+        if not check(rc == 0, f"kill -9 in stage {stage}: --resume exit 0",
+                     err.decode(errors="replace")[-400:]):
+            continue
+        got, _ = reference.st_load(os.path.join(out, "weights.safetensors"))
+        diff = [k for k in ref if not torch.equal(got[k], ref[k])]
+        check(not diff, f"kill -9 in stage {stage}, resumed: bitwise the "
+              "uninterrupted run", diff[:5])
+        check(losses_of(out) == losses_of(whole),
+              f"kill -9 in stage {stage}, resumed: the same 12 losses")
+
+
+def losses_of(out):
+    return [json.loads(l)["loss"] for l in open(os.path.join(out, "metrics.jsonl"))
+            if '"loss"' in l]
+
+
 def main():
     if checks.missing_tui(NAME):
         return 1
@@ -117,13 +178,8 @@ def main():
                            "no_decay": ["**.bn*"]})
         checks.guarded("momentum", lambda: case(tmp, "momentum", mom))
         checks.guarded("adamw", lambda: case(tmp, "adamw+layer_decay", adamw))
-        rc, _, err = checks.run_tui("--headless", "--plan", mom, "--device", "cpu",
-                                    "-o", os.path.join(tmp, "run-momentum"),
-                                    "--resume")
-        err = err.decode(errors="replace")
-        check(rc == 2 and "--resume of a plan with stages" in err and
-              err.count("\n") == 1,
-              "--resume of a staged plan: refused (not supported yet)", err)
+        checks.guarded("kill and resume", lambda: kill_and_resume(
+            tmp, adamw, os.path.join(tmp, "run-adamw+layer_decay")))
         doc = yaml.safe_load(open(mom))
         doc["stages"][1]["unfreeze"] = ["nothing"]
         bad = os.path.join(tmp, "bad.yaml")

@@ -313,6 +313,10 @@ static int restore_file(trainer *t, const char *file)
         goto cleanup;
     const char *s_step = meta_get(&tb, "step"), *s_os = meta_get(&tb, "optimizer_steps");
     const char *s_ev = meta_get(&tb, "last_eval"), *s_c = meta_get(&tb, "counters");
+    /* a staged run: the stages up to the checkpoint's step first, so that
+     * the tensors they thawed are in the optimizer to take their state */
+    if (train_stages_step(t, strtoull(s_step, NULL, 10)) < 0)
+        goto cleanup;
     for (size_t i = 0; i < tb.count; i++) {
         const table_tensor *x = table_at(&tb, i);
         const char *name = table_name(&tb, i);
@@ -344,6 +348,8 @@ static int restore_file(trainer *t, const char *file)
     }
     t->step = strtoull(s_step, NULL, 10);
     ts_trainer_set_steps(t->tr, strtoll(s_os, NULL, 10));
+    if (train_stages_restored(t) < 0)
+        goto cleanup;
     t->ep_loss = strtod(meta_get(&tb, "epoch_loss_sum") ? meta_get(&tb, "epoch_loss_sum") : "0", NULL);
     t->ep_correct = strtoll(meta_get(&tb, "epoch_correct") ? meta_get(&tb, "epoch_correct") : "0", NULL, 10);
     t->ep_count = strtoll(meta_get(&tb, "epoch_count") ? meta_get(&tb, "epoch_count") : "0", NULL, 10);

@@ -60,13 +60,6 @@ int train_config(trainer *t, const train_options *o)
                 o->plan_path);
         goto cleanup;
     }
-    if (o->resume && (t->pl.nstages || t->pl.nlr_scale || t->pl.nno_decay ||
-                      plan_has_number(t->pl.layer_decay))) {
-        err_set("%s: --resume of a plan with stages or lr rules is not "
-                "supported yet: its checkpoints do not record the param "
-                "groups", o->plan_path);
-        goto cleanup;
-    }
     if (!pt->model) {
         err_set("%s: train.model is required (the TorchScript module)",
                 o->plan_path);

@@ -202,6 +202,11 @@ int train_stages_setup(trainer *t);
  * (thaws, new groups, norm modes) and sets each group's lr for the step.
  * Returns 0 or -1 with err set. */
 int train_stages_step(trainer *t, uint64_t step);
+/* After a checkpoint's optimizer state is restored at t->step (the
+ * stages up to it entered first, by train_stages_step): every trainable
+ * tensor's update count, from the steps of the stages it trained in.
+ * Returns 0 or -1. */
+int train_stages_restored(trainer *t);
 void train_stages_free(trainer *t);
 
 /* --- train_dist.c --- */

@@ -99,6 +99,30 @@ int train_stages_step(trainer *t, uint64_t step)
     return 0;
 }
 
+int train_stages_restored(trainer *t)
+{
+    if (!t->staged)
+        return 0;
+    for (size_t i = 0; i < t->mt.count; i++) {
+        if (table_at(&t->mt, i)->kind != TK_PARAMETER || bitset_get(&t->frozen, i))
+            continue;
+        /* its updates: the steps before t->step of every stage in which
+         * it was trainable */
+        uint64_t n = 0;
+        for (size_t k = 0; k < t->stages.n; k++) {
+            uint64_t a = t->stage_start[k];
+            uint64_t b = k + 1 < t->stages.n ? t->stage_start[k + 1] : UINT64_MAX;
+            if (b > t->step)
+                b = t->step;
+            if (a < b && !bitset_get(&t->stages.frozen[k], i))
+                n += b - a;
+        }
+        if (ts_trainer_param_steps(t->tr, i, (int64_t)n) < 0)
+            return err_set("%s: %s", table_name(&t->mt, i), ts_last_error());
+    }
+    return 0;
+}
+
 void train_stages_free(trainer *t)
 {
     stage_sets_free(&t->stages);
