@@ -24,7 +24,8 @@ MASTER_PORT), one process each, 1 thread each, and by torchrun:
     (exit 130), rank 0 saves; --resume by all ends bitwise where the
     uninterrupted run ends; so does --resume after kill -9 of every rank;
   - torchrun --no_python, static rendezvous (the agent's store) and
-    --standalone: bitwise the hand-launched run;
+    --standalone, and SLURM's variables (SLURM_PROCID, SLURM_NTASKS):
+    bitwise the hand-launched run;
   - kill -9 of one rank, SIGSTOP of one: the other exits 2 with one line
     "rank 0: lost a peer at step N: ..." within the timeout.
 Prints "test_dist_parity: N passed, N failed".
@@ -417,6 +418,27 @@ def torchrun(tmp):
               f"torchrun {how}: bitwise the hand-launched run")
         check(losses_of(out) == losses_of(by_hand),
               f"torchrun {how}: the same losses")
+    # SLURM's variables in place of RANK/WORLD_SIZE (srun sets them; the
+    # batch script sets MASTER_ADDR/MASTER_PORT, docs/distributed.md)
+    out = os.path.join(tmp, "tr-slurm")
+    port = str(free_port())
+    procs = []
+    for r in range(2):
+        env = dict(os.environ, SLURM_PROCID=str(r), SLURM_NTASKS="2",
+                   SLURM_LOCALID=str(r), MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=port, TUI_THREADS="1")
+        for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+            env.pop(k, None)
+        procs.append(subprocess.Popen(
+            [checks.TUI, "--headless", "--plan", plan, "--device", "cpu",
+             "-o", out], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE))
+    errs = [p.communicate(timeout=600)[1].decode(errors="replace") for p in procs]
+    if check(all(p.returncode == 0 for p in procs), "SLURM variables: exit 0",
+             [e[-300:] for e in errs]):
+        got, _ = reference.st_load(os.path.join(out, "weights.safetensors"))
+        check(got.keys() == ref.keys() and all(torch.equal(got[k], ref[k]) for k in got),
+              "SLURM variables: bitwise the hand-launched run")
 
 
 def main():
