@@ -23,7 +23,7 @@ enum ts_loss { TS_CE, TS_MSE, TS_BCE, TS_MODEL };
 struct ts_param {
     std::string name;
     at::Tensor p;
-    bool decay;          // weight decay applies (2+ dims, unless no_decay)
+    bool decay = false;  // weight decay applies (2+ dims, unless no_decay)
     at::Tensor s1, s2;   // exp_avg / momentum_buffer, exp_avg_sq
     size_t entry = 0;    // index in the module's entries
     int group = 0;       // its learning rate: group_lr[group] * scale
