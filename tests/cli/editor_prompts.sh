@@ -35,6 +35,10 @@ start() {
 }
 # the prompt line: the line above the key hints
 prompt_line() { ui_screen | grep -B1 'Enter confirm' | head -n 1; }
+# prompt_is REGEX: the prompt line matches REGEX (waits up to 5 s, as the
+# keys sent just before may not have been drawn yet).
+_prompt_matches() { prompt_line | grep -q -- "$1"; }
+prompt_is() { _ui_poll 5 _prompt_matches "$1"; }
 
 # --- 1. history and Tab completion ------------------------------------
 start 120 32 "$R"
@@ -54,7 +58,7 @@ see "history: Up again the one before" "freeze: **.bias"
 ui_keys Down
 see "history: Down goes forward" "freeze: fc"
 ui_keys Down
-if prompt_line | grep -q '^freeze: *$'; then cli_pass; else
+if prompt_is '^freeze: *$'; then cli_pass; else
     cli_fail "history: Down past the last is the empty line" "$(prompt_line)"
 fi
 ui_keys Escape
@@ -75,7 +79,7 @@ ui_keys Escape
 # the search prompt has its own history
 ui_keys /
 ui_keys Up
-if prompt_line | grep -q '^/ *$'; then cli_pass; else
+if prompt_is '^/ *$'; then cli_pass; else
     cli_fail "history: per prompt kind (search is empty)" "$(prompt_line)"
 fi
 ui_type 'layer3.0.d'
