@@ -8,6 +8,7 @@
 #include "err.h"
 #include "human.h"
 #include "plan_resolve.h"
+#include "session_stage.h"
 #include "suggest.h"
 
 static void rules_free(session_rule *r, size_t n)
@@ -18,10 +19,8 @@ static void rules_free(session_rule *r, size_t n)
 
 static void steps_clear(session_step *st, size_t *n)
 {
-    for (size_t i = 0; i < *n; i++) {
-        rules_free(st[i].rules, st[i].rules_added);
-        free(st[i].rules);
-    }
+    for (size_t i = 0; i < *n; i++)
+        session_step_release(&st[i]);
     *n = 0;
 }
 
@@ -87,6 +86,8 @@ void session_free(session *s)
     activation_free(s->measured);
     free(s->measured);
     bitset_free(&s->measured_frozen);
+    stage_sets_free(&s->stages);
+    free(s->thaw);
     memset(s, 0, sizeof *s);
 }
 
@@ -270,6 +271,8 @@ int session_apply_rule(session *s, plan_rule_kind kind, const char *src,
     session_rule r = {kind, kind == PLAN_INVERT ? NULL : (char *)src};
     if (kind != PLAN_INVERT && !src)
         return err_set("no pattern given");
+    if (s->stage > 0)
+        return session_stage_rule(s, kind, src, allow_empty, res);
     return apply_rules(s, &r, 1, allow_empty, NULL, res);
 }
 
@@ -321,6 +324,9 @@ int session_apply_preset(session *s, const preset_list *l, const char *spec,
 {
     session_rule *r;
     size_t n, dropped;
+    if (s->stage > 0)
+        return err_set("presets set the plan's own rules: [ goes back to "
+                       "stage 0 (a later stage takes f, F and Space)");
     if (expand_preset(s, l, spec, &r, &n, &dropped))
         return -1;
     int rc = apply_rules(s, r, n, allow_empty, spec, res);
@@ -409,13 +415,50 @@ const char *session_preview_line(const session_preview *pv, char *buf,
     return buf;
 }
 
+/* Undoes or redoes a stage step (*r: what changed in the set shown).
+ * Returns 0, or -1 (out of memory: nothing changed). */
+static int swap_stages(session *s, session_step *st, session_result *r)
+{
+    bitset was;
+    if (bitset_init(&was, s->t.count))
+        return err_set("out of memory");
+    bitset_copy(&was, session_shown_frozen(s));
+    size_t shown = s->stage;
+    int rc = session_stage_swap(s, st);
+    if (rc == 0 && s->stage == shown) {
+        /* the same stage: what its set did */
+        const bitset *now = session_shown_frozen(s);
+        for (size_t i = 0; i < s->t.count; i++)
+            if (table_at(&s->t, i)->kind == TK_PARAMETER &&
+                bitset_get(&was, i) != bitset_get(now, i)) {
+                r->change.tensors_changed++;
+                r->change.numel_changed += table_at(&s->t, i)->numel;
+            }
+    }
+    bitset_free(&was);
+    return rc;
+}
+
 int session_undo(session *s, session_result *res)
 {
     if (s->nundo == 0)
         return 0;
-    session_step st = s->undo[--s->nundo];
     session_result r;
     memset(&r, 0, sizeof r);
+    if (s->undo[s->nundo - 1].stages) {
+        if (grow((void **)&s->redo, &s->redo_cap, s->nredo + 1,
+                 sizeof *s->redo) ||
+            swap_stages(s, &s->undo[s->nundo - 1], &r))
+            return 0;
+        s->redo[s->nredo++] = s->undo[--s->nundo];
+        if (res)
+            *res = r;
+        return 1;
+    }
+    /* a step on the plan's own set: shown while it changes */
+    if (s->stage > 0)
+        session_select_stage(s, 0);
+    session_step st = s->undo[--s->nundo];
     if (st.changed)
         freeze_undo(&s->fs, &r.change);
     rules_free(s->rules + st.rules_before, s->nrules - st.rules_before);
@@ -434,6 +477,20 @@ int session_redo(session *s, session_result *res)
 {
     if (s->nredo == 0)
         return 0;
+    if (s->redo[s->nredo - 1].stages) {
+        session_result r;
+        memset(&r, 0, sizeof r);
+        if (grow((void **)&s->undo, &s->undo_cap, s->nundo + 1,
+                 sizeof *s->undo) ||
+            swap_stages(s, &s->redo[s->nredo - 1], &r))
+            return 0;
+        s->undo[s->nundo++] = s->redo[--s->nredo];
+        if (res)
+            *res = r;
+        return 1;
+    }
+    if (s->stage > 0)
+        session_select_stage(s, 0);
     session_step st = s->redo[s->nredo - 1];
     if (grow((void **)&s->rules, &s->rules_cap, s->nrules + st.rules_added,
              sizeof *s->rules) ||

@@ -21,6 +21,7 @@
 #include "freeze.h"
 #include "memory.h"
 #include "plan.h"
+#include "stages.h"
 #include "preset.h"
 #include "table.h"
 #include "tree.h"
@@ -35,6 +36,11 @@ typedef struct {
     size_t rules_added;     /* how many rules the step added */
     session_rule *rules;    /* those rules (owned), kept for redo */
     int changed;            /* 1 when the frozen set changed (a freeze step) */
+    plan *stages;           /* a stage step (session_stage.h): the plan's
+                               stages before it, or after it once undone;
+                               owned. NULL: a step on the plan's own rules */
+    size_t stage;           /* a stage step: the stage to show when it is
+                               undone (or redone) */
 } session_step;
 
 typedef struct {
@@ -62,6 +68,17 @@ typedef struct {
                                (session_set_measurement), owned; NULL
                                when none */
     bitset measured_frozen; /* the frozen set it was made for */
+    size_t stage;           /* the stage shown and edited (session_stage.h):
+                               0 the plan's own set (fs), k > 0 stage k of
+                               base.stages, whose set the tree's frozen
+                               totals then count */
+    stage_sets stages;      /* every stage's set, resolved as a draft;
+                               current while stages_gen equals fs's
+                               generation and stages_stale is 0 */
+    uint64_t stages_gen;
+    int stages_stale;
+    uint64_t shown_gen;     /* bumped whenever the set shown may change */
+    uint32_t *thaw;         /* session_thaw_stages: per tensor */
 } session;
 
 /* What an operation did. */

@@ -1,6 +1,7 @@
 /* session_plan.c: loading a plan onto a session and saving one
  * (see session.h). */
 #include "session.h"
+#include "session_stage.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,9 @@ int session_load_plan(session *s, const char *plan_path, int allow_empty,
             goto out;
         }
     }
+    /* the tree counts the plan's own set while it changes */
+    if (s->stage > 0)
+        session_select_stage(s, 0);
     freeze_report rep;
     if (freeze_assign(&s->fs, &want, &rep)) {
         for (size_t j = 0; j < p.nrules; j++)
@@ -64,13 +68,9 @@ int session_load_plan(session *s, const char *plan_path, int allow_empty,
     free(s->rules);
     s->rules = rules;
     s->nrules = s->rules_cap = p.nrules;
-    while (s->nundo || s->nredo) {
-        session_step *st = s->nundo ? &s->undo[--s->nundo]
-                                    : &s->redo[--s->nredo];
-        for (size_t i = 0; i < st->rules_added; i++)
-            free(st->rules[i].pattern);
-        free(st->rules);
-    }
+    while (s->nundo || s->nredo)
+        session_step_release(s->nundo ? &s->undo[--s->nundo]
+                                      : &s->redo[--s->nredo]);
     mem_optimizer o;
     mem_precision q;
     if (p.estimate.optimizer && memory_optimizer_parse(p.estimate.optimizer,
@@ -99,6 +99,8 @@ int session_load_plan(session *s, const char *plan_path, int allow_empty,
     s->base = p;
     plan_init(&p);
     s->has_base = 1;
+    s->stage = 0;
+    s->stages_stale = 1;
     rc = 0;
 out:
     free(foreign);
@@ -216,6 +218,8 @@ int session_save_plan(session *s, const char *plan_path)
         plan_init(&s->base);
         s->has_base = 1;
     }
+    if (session_stages_check(s))
+        return -1;
     char *bp = strdup(plan_path);
     if (!bp)
         return err_set("out of memory");

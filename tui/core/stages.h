@@ -49,6 +49,13 @@ typedef struct {
 int stages_resolve(const table *t, const plan *p, const bitset *stage0,
                    const char *plan_path, stage_sets *out);
 
+/* stages_resolve for a plan being edited: a rule that matches nothing
+ * and a stage that changes nothing are allowed (its thawed and refrozen
+ * counts are 0). Returns 0 with *out filled, or -1 with err set (a
+ * pattern that does not compile, out of memory), *out then empty. */
+int stages_resolve_draft(const table *t, const plan *p, const bitset *stage0,
+                         stage_sets *out);
+
 /* Frees what s holds. NULL-safe, idempotent. */
 void stage_sets_free(stage_sets *s);
 

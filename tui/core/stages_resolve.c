@@ -37,8 +37,10 @@ static void count_changes(const table *t, const bitset *a, const bitset *b,
     }
 }
 
-int stages_resolve(const table *t, const plan *p, const bitset *stage0,
-                   const char *plan_path, stage_sets *out)
+/* Both resolutions; a draft lets a rule match nothing and a stage
+ * change nothing. */
+static int resolve(const table *t, const plan *p, const bitset *stage0,
+                   const char *plan_path, int draft, stage_sets *out)
 {
     memset(out, 0, sizeof *out);
     size_t n = p->nstages ? p->nstages : 1;
@@ -66,7 +68,7 @@ int stages_resolve(const table *t, const plan *p, const bitset *stage0,
                            k);
                 goto fail;
             }
-            if (!matched) {
+            if (!matched && !draft) {
                 err_set("%s:%u:%u: stage %zu: %s '%.200s' matches nothing in "
                         "the checkpoint", plan_path, r->line, r->col, k,
                         r->kind == PLAN_FREEZE ? "freeze" : "unfreeze",
@@ -80,7 +82,7 @@ int stages_resolve(const table *t, const plan *p, const bitset *stage0,
         table_close_ties(t, cur);
         count_changes(t, &out->frozen[k - 1], cur, &out->thawed[k],
                       &out->refrozen[k]);
-        if (!out->thawed[k] && !out->refrozen[k]) {
+        if (!out->thawed[k] && !out->refrozen[k] && !draft) {
             err_set("%s:%u:%u: stage %zu changes nothing: its rules leave "
                     "the frozen set of stage %zu as it is", plan_path,
                     s->line, s->col, k, k - 1);
@@ -93,4 +95,16 @@ oom:
 fail:
     stage_sets_free(out);
     return -1;
+}
+
+int stages_resolve(const table *t, const plan *p, const bitset *stage0,
+                   const char *plan_path, stage_sets *out)
+{
+    return resolve(t, p, stage0, plan_path, 0, out);
+}
+
+int stages_resolve_draft(const table *t, const plan *p, const bitset *stage0,
+                         stage_sets *out)
+{
+    return resolve(t, p, stage0, "plan", 1, out);
 }

@@ -7,11 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/session_stage.h"
 #include "ui_impl.h"
 
-void ui_make_layout(const ui *u, ui_layout *L)
+void ui_make_layout(ui *u, ui_layout *L)
 {
     int w = u->cols - 4; /* the mark */
+    L->thaw_w = session_stage_count(u->s) > 1 && w >= 60 ? 7 : 0;
+    L->lr_w = w >= 60 && ui_stage_update_lr(u) ? 10 : 0;
+    w -= L->thaw_w + L->lr_w;
     L->bytes_w = 11;
     L->params_w = w >= 60 ? 16 : 0;
     L->bar_w = w >= 70 ? 12 : 0;
@@ -71,6 +75,8 @@ void ui_draw_column_heads(ui *u, int y, const ui_layout *L)
     head(u, "dtype", L->dtype_w, 1, 0);
     head(u, "params", L->params_w, 1, 0);
     head(u, "size", L->bytes_w - 1, 0, m == TREE_SORT_SIZE);
+    head(u, "thaws", L->thaw_w, 0, 0);
+    head(u, "lr", L->lr_w, 0, 0);
     if (L->bar_w) /* each bar against the row's largest sibling */
         ui_put(u, "  share", 7, L->bar_w);
     ui_color_set(u, UIC_NORMAL);

@@ -11,6 +11,7 @@
 #include "../core/ckpt_note.h"
 #include "../core/human.h"
 #include "../core/err.h"
+#include "../core/session_stage.h"
 #include "../core/utf8.h"
 #include "ui_impl.h"
 
@@ -97,13 +98,14 @@ void ui_update_estimate(ui *u)
 {
     session *s = u->s;
     uint64_t gen = freeze_generation(&s->fs);
-    if (u->est_ok && u->est_gen == gen && u->est_opt == (int)s->optimizer &&
-        u->est_prec == (int)s->precision)
+    if (u->est_ok && u->est_gen == gen && u->est_shown == s->shown_gen &&
+        u->est_opt == (int)s->optimizer && u->est_prec == (int)s->precision)
         return;
-    u->est_ok = session_estimate(s, &u->est) == 0;
+    u->est_ok = session_estimate_stage(s, s->stage, &u->est) == 0;
     if (!u->est_ok)
         ui_message(u, 1, "estimate: %s", err_msg());
     u->est_gen = gen;
+    u->est_shown = s->shown_gen;
     u->est_opt = (int)s->optimizer;
     u->est_prec = (int)s->precision;
 }
@@ -153,6 +155,11 @@ static void draw_header(ui *u)
         size_t n = strlen(line);
         snprintf(line + n, sizeof line - n, "  matches %s",
                  human_count(u->v.match_tensors, c, sizeof c));
+    }
+    char st[160];
+    if (ui_stage_text(u, st, sizeof st)[0]) {
+        size_t n = strlen(line);
+        snprintf(line + n, sizeof line - n, "  %s", st);
     }
     move(1, 0);
     ui_color_set(u, UIC_NORMAL);
@@ -369,6 +376,14 @@ static void draw_row(ui *u, int y, size_t k, const ui_layout *L)
             put_right(u, num, L->bytes_w - 1);
         }
     }
+    if (L->thaw_w) {
+        ui_stage_thaw_cell(u, n, tmp, sizeof tmp);
+        put_right(u, tmp, L->thaw_w);
+    }
+    if (L->lr_w) {
+        ui_stage_lr_cell(u, n, tmp, sizeof tmp);
+        put_right(u, tmp, L->lr_w);
+    }
     if (L->bar_w) /* as ncdu: against the largest of its siblings */
         draw_bar(u, n->bytes, tree_sibling_max_bytes(first), L->bar_w,
                  ui_color_attr(u, state_color(st)) | rev);
@@ -439,9 +454,12 @@ static void draw_panel(ui *u, int y, int h)
     }
     uint64_t bt = e->before.total, at = e->after.total;
     if (h < UI_PANEL_ROWS) {
-        snprintf(line, sizeof line, " memory %s/%s: %s -> %s, saves %s%s%s",
+        char stg[32] = "";
+        if (session_stage_count(s) > 1)
+            snprintf(stg, sizeof stg, " (stage %zu)", s->stage);
+        snprintf(line, sizeof line, " memory %s/%s: %s -> %s%s, saves %s%s%s",
                  opt, prec, human_bytes(bt, a, sizeof a),
-                 human_bytes(at, b, sizeof b),
+                 human_bytes(at, b, sizeof b), stg,
                  memory_saved_text(bt, at, c, sizeof c),
                  ui_measure_running(u) ? "  measuring activations (a "
                                          "cancels)"
@@ -463,9 +481,15 @@ static void draw_panel(ui *u, int y, int h)
     if (world != PLAN_UNSET && world > 1)
         snprintf(per, sizeof per, "  per process (x%llu)",
                  (unsigned long long)world);
+    char peak[128] = "";
+    size_t pk;
+    uint64_t ptot;
+    if (session_stage_count(s) > 1 && session_stage_peak(s, &pk, &ptot) == 0)
+        snprintf(peak, sizeof peak, "  stage %zu ([ ]); peak %s at stage %zu",
+                 s->stage, human_bytes(ptot, a, sizeof a), pk);
     snprintf(line, sizeof line,
-             " memory  optimizer %s (o)  precision %s (P)  M folds%s", opt,
-             prec, per);
+             " memory  optimizer %s (o)  precision %s (P)  M folds%s%s", opt,
+             prec, per, peak);
     put_str(u, line, u->cols);
     int bw = (u->cols - 46) / 2;
     if (bw > 30)
@@ -475,7 +499,10 @@ static void draw_panel(ui *u, int y, int h)
     snprintf(line, sizeof line, "%-11s%11s", "", "all trainable");
     put_str(u, line, u->cols);
     move(y + 1, 22 + (bw > 4 ? bw : 0));
-    put_right(u, "this plan", 11);
+    char sh[32] = "this plan";
+    if (session_stage_count(s) > 1)
+        snprintf(sh, sizeof sh, "stage %zu", s->stage);
+    put_right(u, sh, 11);
     if (22 + 2 * (bw > 4 ? bw : 0) + 24 <= u->cols) {
         move(y + 1, 22 + 2 * (bw > 4 ? bw : 0) + 11);
         put_right(u, "saved", 13);

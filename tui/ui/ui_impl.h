@@ -30,6 +30,7 @@
 #include "../core/bitset.h"
 #include "../core/memory.h"
 #include "../core/pattern.h"
+#include "../core/stages.h"
 #include "../core/table.h"
 #include "../core/view.h"
 #include "ui.h"
@@ -118,8 +119,11 @@ typedef struct ui {
     /* the estimate, recomputed when the state changes */
     mem_estimate est;
     int est_ok;
-    uint64_t est_gen;
+    uint64_t est_gen, est_shown;
     int est_opt, est_prec;
+    lr_scales lr;            /* the plan's lr rules resolved (lr_ok) */
+    int lr_ok;
+    uint64_t lr_gen;         /* the session's shown_gen they were made at */
     int panel_folded;        /* M: the memory panel as one line */
     table_totals tot;        /* of the table (it never changes) */
     /* matches (search or pattern prompt): a set over the tensors */
@@ -151,6 +155,35 @@ typedef struct ui {
                                 measurement runs (the main loop only) */
     ui_measure meas;
 } ui;
+
+/* --- ui_stage.c: the stage selector --- */
+
+/* The keys [ ] + D L r: R_* flags. */
+int ui_stage_prev(ui *u);
+int ui_stage_next(ui *u);
+int ui_stage_add(ui *u);
+int ui_stage_delete(ui *u);
+int ui_stage_length(ui *u);
+int ui_stage_lr(ui *u);
+
+/* "stage 1 of 3: 500 steps, lr 0.0001" for the stage shown, "" without
+ * stages. Returns buf. */
+const char *ui_stage_text(ui *u, char *buf, size_t cap);
+
+/* A row's thaw column: the stage from which its parameters train ("2",
+ * "1-3", "-" never, "2,-" some never); "" for buffers. */
+void ui_stage_thaw_cell(ui *u, const tree_node *n, char *buf, size_t cap);
+
+/* A row's lr column: its parameters' lr scale ("x0.56", "x0.075-1");
+ * "" without lr rules (ui_stage_update_lr first). */
+void ui_stage_lr_cell(ui *u, const tree_node *n, char *buf, size_t cap);
+
+/* Resolves the plan's lr rules when they changed. Returns 1 when the
+ * rows have an lr column. Cannot fail (an error goes to the message). */
+int ui_stage_update_lr(ui *u);
+
+/* Frees what the stage selector holds. Idempotent. */
+void ui_stage_end(ui *u);
 
 /* --- ui_screen.c --- */
 
@@ -216,10 +249,11 @@ void ui_update_estimate(ui *u);
  * 4-column mark: the name, shape, dtype, parameters, bytes, share bar. */
 typedef struct {
     int name_w, shape_w, dtype_w, params_w, bytes_w, bar_w;
+    int thaw_w, lr_w;        /* a staged plan's columns (0: none) */
 } ui_layout;
 
 /* The columns that fit u->cols. Cannot fail. */
-void ui_make_layout(const ui *u, ui_layout *L);
+void ui_make_layout(ui *u, ui_layout *L);
 
 /* Paints the column headers on line y, over the columns of L, with the
  * sort order (s) and the sorted column marked. Cannot fail. */

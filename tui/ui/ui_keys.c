@@ -10,6 +10,7 @@
 
 #include "../core/human.h"
 #include "../core/err.h"
+#include "../core/session_stage.h"
 #include "ui_impl.h"
 
 typedef int (*ui_action)(ui *u);
@@ -112,8 +113,8 @@ static void show_tensor(ui *u, long i)
              dtype_name((dtype)x->dtype),
              table_kind_name((tensor_kind)x->kind),
              x->kind != TK_PARAMETER ? "never trained"
-             : freeze_is_frozen(&u->s->fs, (size_t)i) ? "frozen"
-                                                      : "trainable",
+             : bitset_get(session_shown_frozen(u->s), (size_t)i) ? "frozen"
+                                                                 : "trainable",
              human_count(x->numel, a, sizeof a), once,
              human_bytes(x->nbytes, b, sizeof b),
              once[0] ? " (shared)" : "",
@@ -200,7 +201,21 @@ static int act_toggle(ui *u)
 
 static int act_freeze(ui *u) { return ui_prompt_pattern(u, PLAN_FREEZE); }
 static int act_unfreeze(ui *u) { return ui_prompt_pattern(u, PLAN_UNFREEZE); }
-static int act_presets(ui *u) { return ui_menu_presets(u); }
+static int act_presets(ui *u)
+{
+    if (u->s->stage > 0) {
+        ui_message(u, 1, "presets set the plan's own rules: [ goes back to "
+                         "stage 0 (a later stage takes f, F and Space)");
+        return R_REDRAW;
+    }
+    return ui_menu_presets(u);
+}
+static int act_stage_prev(ui *u) { return ui_stage_prev(u); }
+static int act_stage_next(ui *u) { return ui_stage_next(u); }
+static int act_stage_add(ui *u) { return ui_stage_add(u); }
+static int act_stage_delete(ui *u) { return ui_stage_delete(u); }
+static int act_stage_length(ui *u) { return ui_stage_length(u); }
+static int act_stage_lr(ui *u) { return ui_stage_lr(u); }
 
 static int act_invert(ui *u)
 {
@@ -414,6 +429,14 @@ static const key_def keys[] = {
     {'F', act_unfreeze, "F", "unfreeze by pattern"},
     {'p', act_presets, "p", "presets: pick, set, preview, apply"},
     {'i', act_invert, "i", "invert frozen and trainable"},
+    {']', act_stage_next, "]", "next stage (the tree shows its set; f, F "
+                               "and Space edit it)"},
+    {'[', act_stage_prev, "[", "previous stage (0: the plan's own set)"},
+    {'+', act_stage_add, "+", "add a stage after the one shown"},
+    {'D', act_stage_delete, "D", "delete the stage shown"},
+    {'L', act_stage_length, "L", "length of the stage shown (steps or "
+                                 "epochs)"},
+    {'r', act_stage_lr, "r", "lr of what the stage shown thaws"},
     {'u', act_undo, "u", "undo"},
     {18, act_redo, "^R", "redo"},
     {'/', act_search, "/", "search: text or pattern"},
@@ -574,6 +597,7 @@ int ui_run(session *s, const ui_config *cfg)
     rc = 0;
 out:
     ui_measure_end(u);
+    ui_stage_end(u);
     view_free(&u->v);
     bitset_free(&u->match);
     ui_prompt_free_history(u);

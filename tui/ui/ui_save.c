@@ -19,6 +19,7 @@
 #include "../core/human.h"
 #include "../core/err.h"
 #include "../core/plan.h"
+#include "../core/session_stage.h"
 #include "ui_impl.h"
 
 /* --- the unsaved mark --- */
@@ -33,7 +34,21 @@ static uint64_t rules_hash(const session *s)
             h = (h ^ (unsigned char)*p) * 1099511628211ull;
         h = (h ^ 0xFFu) * 1099511628211ull;
     }
-    return h ^ s->nrules;
+    /* the stages: their rules, lengths and lr */
+    for (size_t k = 0; k < s->base.nstages; k++) {
+        const plan_stage *x = &s->base.stages[k];
+        uint64_t v[3] = {x->steps, x->epochs, 0};
+        memcpy(&v[2], &x->lr, sizeof x->lr);
+        for (int j = 0; j < 3; j++)
+            h = (h ^ v[j]) * 1099511628211ull;
+        for (size_t i = 0; i < x->nrules; i++) {
+            h = (h ^ (uint64_t)(x->rules[i].kind + 7)) * 1099511628211ull;
+            for (const char *p = x->rules[i].pattern; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        }
+        h = (h ^ 0xFEu) * 1099511628211ull;
+    }
+    return h ^ s->nrules ^ (s->base.nstages << 20);
 }
 
 int ui_unsaved(const ui *u)
@@ -136,6 +151,10 @@ int ui_save_plan(ui *u)
     struct stat st;
     int foreign = s->foreign_plan != NULL;
     kept[0] = '\0';
+    if (session_stages_check(s)) {
+        ui_message(u, 1, "not saved: %s", err_msg());
+        return R_REDRAW;
+    }
     if (foreign) {
         snprintf(kept, sizeof kept, "%s", s->foreign_plan);
         proposed_plan_path(s, proposal, sizeof proposal);
