@@ -11,6 +11,8 @@
 static const export_format formats[] = {
     {"axolotl", export_axolotl,
      "Axolotl's unfrozen_parameters (freeze_layers_except)"},
+    {"fts", export_fts,
+     "a Lightning FinetuningScheduler schedule from the plan's stages"},
     {"llamafactory", export_llamafactory,
      "LLaMA-Factory's freeze tuning settings"},
     {"modules", export_modules,
@@ -28,7 +30,7 @@ const export_format *export_find(const char *name)
 
 const char *export_format_names(void)
 {
-    return "axolotl, llamafactory, modules or names";
+    return "axolotl, fts, llamafactory, modules or names";
 }
 
 int export_is_param(const session *s, size_t i)

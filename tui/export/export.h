@@ -28,7 +28,8 @@
 
 /* One export format. */
 typedef struct {
-    const char *name;     /* "axolotl", "llamafactory", "modules", "names" */
+    const char *name;     /* "axolotl", "fts", "llamafactory", "modules",
+                             "names" */
     int (*write)(FILE *out, const session *s);
     const char *summary;  /* one line for messages */
 } export_format;
@@ -36,14 +37,24 @@ typedef struct {
 /* The format called `name`, or NULL when there is none. Cannot fail. */
 const export_format *export_find(const char *name);
 
-/* "axolotl, llamafactory, modules or names": the formats for messages.
- * Cannot fail. */
+/* "axolotl, fts, llamafactory, modules or names": the formats for
+ * messages. Cannot fail. */
 const char *export_format_names(void);
 
 /* Axolotl's `unfrozen_parameters` (export_axolotl.c). Returns 0, or -1
  * with err set: every parameter frozen (Axolotl reads an empty list as
  * "freeze nothing"), a name that is not valid UTF-8, a write error. */
 int export_axolotl(FILE *out, const session *s);
+
+/* A Lightning FinetuningScheduler schedule (ft_schedule) from the plan's
+ * stages (export_fts.c): phase 0 the names stage 0 trains, phase k the
+ * names stage k thaws, max_transition_epoch where the next stage starts,
+ * lr per later phase. Returns 0, or -1 with err set: stage lengths in
+ * steps, a stage that freezes again what trained, lr_scale:,
+ * layer_decay: or no_decay: present, a stage 0 that trains nothing, a
+ * stage that does not resolve (stages_resolve's message), a name that is
+ * not valid UTF-8, a write error. Nothing is written on a refusal. */
+int export_fts(FILE *out, const session *s);
 
 /* LLaMA-Factory's freeze-tuning settings (export_llamafactory.c).
  * Returns 0, or -1 with err set: a plan no setting expresses (naming the
