@@ -202,6 +202,9 @@ int train_ckpt_save(trainer *t)
     snprintf(v[13], sizeof v[13], "%llu %llu",
              (unsigned long long)t->grad_bytes,
              (unsigned long long)t->state_bytes);
+    char *figs = NULL;
+    if (train_stages_meta(t, &figs) < 0)
+        goto fail;
     const char *meta[] = {
         "format", "tui-checkpoint-1", "step", v[0], "optimizer_steps", v[1],
         "epoch_loss_sum", v[2], "epoch_correct", v[3], "epoch_count", v[4],
@@ -213,21 +216,26 @@ int train_ckpt_save(trainer *t)
         "measured_bytes", t->have_grad_bytes ? v[13] : "",
         /* the processes the run was made with: a resume needs as many */
         "world_size", v[14],
+        /* a staged run's figures per stage (last: absent without stages) */
+        "stage_figures", figs,
     };
+    size_t nmeta = sizeof meta / sizeof *meta / 2 - !train_stages_shown(t);
     snprintf(file, sizeof file, "%s/state.safetensors", tmp);
-    if (write_state(t, file, 1, 0, meta, sizeof meta / sizeof *meta / 2) < 0 ||
+    if (write_state(t, file, 1, 0, meta, nmeta) < 0 ||
         atomic_sync_dir(tmp) < 0)
         goto fail;
     if (rename(tmp, dst) < 0) {
         err_set("%s: %s", dst, strerror(errno));
         goto fail;
     }
+    free(figs);
     if (atomic_sync_dir(t->out_dir) < 0)
         return -1;
     t->wrote_ckpt = 1;
     prune(t, name);
     return 0;
 fail:
+    free(figs);
     train_rmdir(tmp);
     return -1;
 }
@@ -379,6 +387,10 @@ static int restore_file(trainer *t, const char *file)
         t->grad_bytes = gb;
         t->state_bytes = sb;
         t->have_grad_bytes = 1;
+    }
+    if (train_stages_meta_read(t, meta_get(&tb, "stage_figures")) < 0) {
+        err_prefix("%s", file);
+        goto cleanup;
     }
     rc = 0;
 cleanup:

@@ -23,6 +23,15 @@ typedef struct {
     size_t len;
 } train_map;
 
+/* One stage's figures, measured after its last step (so far) in this
+ * process or restored from a checkpoint (train_stages.c). */
+typedef struct {
+    uint64_t grad_bytes, state_bytes; /* ts_trainer_bytes then */
+    uint64_t numel, tensors;          /* parameters requiring grad then,
+                                         as the module says */
+    int measured;                     /* 0: none of its steps seen */
+} stage_figures;
+
 typedef struct {
     /* --- settings, resolved from the plan and the command line --- */
     plan pl;
@@ -100,6 +109,10 @@ typedef struct {
     lr_scales lrs;         /* over mt */
     uint64_t *stage_start; /* the first step of each stage */
     size_t stage;          /* the stage the run is in */
+    stage_figures *stage_fig; /* per stage: measured at its end */
+    mem_estimate *stage_est;  /* per stage: memory_estimate of its frozen
+                                 set (as --summary's stage table) */
+    int have_stage_est;
 } trainer;
 
 /* --- train_main.c --- */
@@ -195,8 +208,8 @@ double train_lr_with(const trainer *t, double base, uint64_t s);
 /* Resolves the plan's stages and lr rules on the module (after the
  * trainer is made), gives stage 0's parameters their lr scale and weight
  * decay. Nothing to do without them. Returns 0, or -1 with err set (a
- * rule that matches nothing: PLAN:LINE:COL; several processes or
- * --resume, not supported yet). */
+ * rule that matches nothing: PLAN:LINE:COL; several processes, not
+ * supported yet). Makes the per-stage figures and estimates. */
 int train_stages_setup(trainer *t);
 /* Before step `step` (0-based): enters the stages that start by then
  * (thaws, new groups, norm modes) and sets each group's lr for the step.
@@ -207,6 +220,25 @@ int train_stages_step(trainer *t, uint64_t step);
  * tensor's update count, from the steps of the stages it trained in.
  * Returns 0 or -1. */
 int train_stages_restored(trainer *t);
+/* After a step: the current stage's figures (gradient and optimizer
+ * bytes, the parameters requiring grad), replacing the ones of its
+ * earlier steps, so that they hold the stage's last step. Nothing to do
+ * without stages. Returns 0, or -1 with err set. */
+int train_stages_measure(trainer *t);
+/* 1 when the plan has `stages:` (progress and report show them), else 0. */
+int train_stages_shown(const trainer *t);
+/* The figures as a checkpoint's "stage_figures" value, "M G S N K"
+ * per stage separated by ';' (M: measured). *out is new (free it), ""
+ * without stages. Returns 0, or -1 with err set (out of memory). */
+int train_stages_meta(const trainer *t, char **out);
+/* Restores figures from such a value (NULL or "": nothing). A value for
+ * another number of stages is ignored. Returns 0, or -1 with err set
+ * (a value that does not parse). */
+int train_stages_meta_read(trainer *t, const char *s);
+/* The report's stage lines on `o` and, for report.json, the "stages"
+ * array (",\"stages\":[...]") on `j`; either may be NULL. Nothing
+ * without stages. Cannot fail (write errors show on the streams). */
+void train_stages_report(const trainer *t, FILE *o, FILE *j);
 void train_stages_free(trainer *t);
 
 /* --- train_dist.c --- */

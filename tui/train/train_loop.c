@@ -73,8 +73,11 @@ static void progress(trainer *t, double loss, int force)
     uint64_t eps = (t->total + (uint64_t)t->spe - 1) / (uint64_t)t->spe;
     double sps = t->train_secs > 0 ? (double)t->samples / t->train_secs : 0;
     double per = t->step ? t->train_secs / (double)t->step : 0;
-    char eta[32];
+    char eta[32], stg[64] = "";
     fmt_eta(per * (double)(t->total - t->step), eta, sizeof eta);
+    if (train_stages_shown(t)) /* counted from 1, as the epochs */
+        snprintf(stg, sizeof stg, " stage %zu/%zu", t->stage + 1,
+                 t->stages.n);
     if (t->tty) {
         if (!force && now - t->last_draw < 0.1)
             return;
@@ -86,9 +89,9 @@ static void progress(trainer *t, double loss, int force)
         for (int i = 0; i < width; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[width] = '\0';
-        fprintf(stderr, "\repoch %llu/%llu [%s] step %llu/%llu step loss %.4f "
-                "%.1f samples/s ETA %s\033[K", (unsigned long long)ep,
-                (unsigned long long)eps, bar, (unsigned long long)t->step,
+        fprintf(stderr, "\repoch %llu/%llu%s [%s] step %llu/%llu step loss "
+                "%.4f %.1f samples/s ETA %s\033[K", (unsigned long long)ep,
+                (unsigned long long)eps, stg, bar, (unsigned long long)t->step,
                 (unsigned long long)t->total, loss, sps, eta);
         if (force)
             fputc('\n', stderr);
@@ -99,9 +102,9 @@ static void progress(trainer *t, double loss, int force)
     if (force && t->step && t->step == t->logged_step)
         return; /* the last step's line is out already */
     t->logged_step = t->step;
-    fprintf(stderr, "epoch %llu/%llu step %llu/%llu step loss %.6g "
+    fprintf(stderr, "epoch %llu/%llu%s step %llu/%llu step loss %.6g "
             "samples/s %.1f eta %s\n", (unsigned long long)ep,
-            (unsigned long long)eps, (unsigned long long)t->step,
+            (unsigned long long)eps, stg, (unsigned long long)t->step,
             (unsigned long long)t->total, loss, sps, eta);
 }
 
@@ -267,6 +270,8 @@ int train_loop(trainer *t)
             }
             measured = t->have_grad_bytes = 1;
         }
+        if (train_stages_measure(t) < 0)
+            goto cleanup;
         if (t->metrics) {
             fprintf(t->metrics, "{\"step\":%llu,\"epoch\":%lld,\"loss\":%.9g,"
                     "\"lr\":%.17g", (unsigned long long)t->step,

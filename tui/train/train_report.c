@@ -28,6 +28,7 @@ static int write_json(trainer *t, const char *head, size_t len)
     if (!f)
         return err_set("out of memory");
     fwrite(head, 1, len, f);
+    train_stages_report(t, NULL, f);
     fputs(",\"frozen\":[", f);
     size_t k = 0;
     for (size_t i = 0; i < t->mt.count; i++)
@@ -65,8 +66,18 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     /* measured by the first step of this process, or restored from the
      * checkpoint when a resume took no step */
     int measured = t->have_grad_bytes;
-    int grads_match = measured && t->grad_bytes == eg;
-    int state_match = measured && t->state_bytes == eo - ek;
+    uint64_t gb = t->grad_bytes, sb = t->state_bytes;
+    int stages = train_stages_shown(t);
+    if (stages) {
+        /* the estimate is stage 0's (the plan's own frozen set): so are
+         * the figures it is held against, whichever stage a resume
+         * measured first */
+        measured = t->stage_fig[0].measured;
+        gb = t->stage_fig[0].grad_bytes;
+        sb = t->stage_fig[0].state_bytes;
+    }
+    int grads_match = measured && gb == eg;
+    int state_match = measured && sb == eo - ek;
     /* the epoch whose mean loss is reported, and its steps */
     uint64_t spe = (uint64_t)t->spe;
     uint64_t ep = t->step ? (t->step - 1) / spe + 1 : 0;
@@ -100,17 +111,19 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     fprintf(o, "\n  trainable: %llu parameters in %llu tensors (of %llu)\n",
             (unsigned long long)tn, (unsigned long long)tt,
             (unsigned long long)(t->have_est ? t->est.param_numel : 0));
-    human_bytes(t->grad_bytes, b1, sizeof b1);
+    human_bytes(gb, b1, sizeof b1);
     human_bytes(eg, b2, sizeof b2);
-    human_bytes(t->state_bytes, b3, sizeof b3);
+    human_bytes(sb, b3, sizeof b3);
     human_bytes(eo, b4, sizeof b4);
-    if (measured) {
+    if (stages) {
+        train_stages_report(t, o, NULL);
+    } else if (measured) {
         fprintf(o, "  gradients: measured %llu bytes (%s), estimate %llu (%s)%s\n",
-                (unsigned long long)t->grad_bytes, b1, (unsigned long long)eg,
+                (unsigned long long)gb, b1, (unsigned long long)eg,
                 b2, grads_match ? ": equal" : ": DIFFERENT");
         fprintf(o, "  optimizer state (%s): measured %llu bytes (%s), estimate "
                 "%llu (%s) of which %llu per-tensor bookkeeping%s\n", t->opt,
-                (unsigned long long)t->state_bytes, b3, (unsigned long long)eo,
+                (unsigned long long)sb, b3, (unsigned long long)eo,
                 b4, (unsigned long long)ek,
                 state_match ? ": equal without it" : ": DIFFERENT");
     } else {
@@ -148,8 +161,8 @@ int train_report(trainer *t, int params_ok, int stats_ok)
     jnum(va, sizeof va, t->have_val ? t->val_acc : NAN);
     char gbs[32], sbs[32];
     if (measured) {
-        snprintf(gbs, sizeof gbs, "%llu", (unsigned long long)t->grad_bytes);
-        snprintf(sbs, sizeof sbs, "%llu", (unsigned long long)t->state_bytes);
+        snprintf(gbs, sizeof gbs, "%llu", (unsigned long long)gb);
+        snprintf(sbs, sizeof sbs, "%llu", (unsigned long long)sb);
     } else {
         snprintf(gbs, sizeof gbs, "null");
         snprintf(sbs, sizeof sbs, "null");

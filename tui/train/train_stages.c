@@ -28,8 +28,18 @@ int train_stages_setup(trainer *t)
         return -1;
     size_t n = t->stages.n;
     t->stage_start = calloc(n, sizeof *t->stage_start);
-    if (!t->stage_start)
+    t->stage_fig = calloc(n, sizeof *t->stage_fig);
+    t->stage_est = calloc(n, sizeof *t->stage_est);
+    if (!t->stage_start || !t->stage_fig || !t->stage_est)
         return err_set("out of memory");
+    /* each stage's estimate, as --summary's stage table computes it */
+    t->have_stage_est = t->have_est;
+    for (size_t k = 0; k < n && t->have_stage_est; k++)
+        if (memory_estimate(&t->mt, &t->stages.frozen[k], t->est.optimizer,
+                            t->est.precision, &t->stage_est[k]) < 0) {
+            t->have_stage_est = 0; /* as without t->est: none shown */
+            err_clear();
+        }
     uint64_t at = 0;
     for (size_t k = 0; k < n; k++) {
         t->stage_start[k] = at;
@@ -92,6 +102,8 @@ int train_stages_step(trainer *t, uint64_t step)
             return -1;
     for (size_t k = 1; k <= t->stage; k++) {
         const plan_stage *g = &t->pl.stages[k];
+        if (!t->stages.thawed[k])
+            continue; /* it only froze: no group of its own */
         double base = isnan(g->lr) ? t->lr : g->lr;
         if (ts_trainer_group_lr(t->tr, (int)k, train_lr_with(t, base, step)) < 0)
             return err_set("stage %zu: %s", k, ts_last_error());
@@ -123,10 +135,83 @@ int train_stages_restored(trainer *t)
     return 0;
 }
 
+int train_stages_shown(const trainer *t)
+{
+    return t->staged && t->pl.nstages > 0 && t->stage_fig;
+}
+
+int train_stages_measure(trainer *t)
+{
+    if (!train_stages_shown(t))
+        return 0;
+    stage_figures f = {0, 0, 0, 0, 1};
+    size_t n = ts_module_count(t->mod);
+    int bad = ts_trainer_bytes(t->tr, &f.grad_bytes, &f.state_bytes) < 0;
+    for (size_t i = 0; i < n && !bad; i++) {
+        ts_tensor_info x;
+        bad = ts_module_info(t->mod, i, &x) < 0;
+        if (!bad && !x.is_buffer && x.requires_grad) {
+            f.numel += x.numel;
+            f.tensors++;
+        }
+    }
+    if (bad)
+        return err_set("stage %zu: measuring: %s", t->stage, ts_last_error());
+    t->stage_fig[t->stage] = f;
+    return 0;
+}
+
+int train_stages_meta(const trainer *t, char **out)
+{
+    size_t n = train_stages_shown(t) ? t->stages.n : 0;
+    size_t cap = n * 112 + 1, used = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return err_set("out of memory");
+    s[0] = '\0';
+    for (size_t k = 0; k < n; k++) {
+        const stage_figures *f = &t->stage_fig[k];
+        used += (size_t)snprintf(s + used, cap - used, "%s%d %llu %llu %llu "
+                                 "%llu", k ? ";" : "", f->measured,
+                                 (unsigned long long)f->grad_bytes,
+                                 (unsigned long long)f->state_bytes,
+                                 (unsigned long long)f->numel,
+                                 (unsigned long long)f->tensors);
+    }
+    *out = s;
+    return 0;
+}
+
+int train_stages_meta_read(trainer *t, const char *s)
+{
+    if (!s || !*s || !train_stages_shown(t))
+        return 0;
+    size_t n = 1;
+    for (const char *c = s; *c; c++)
+        n += *c == ';';
+    if (n != t->stages.n)
+        return 0; /* made for other stages: measured again as they run */
+    for (size_t k = 0; k < n; k++) {
+        int m, used = 0;
+        unsigned long long g, st, nu, te;
+        if (sscanf(s, "%d %llu %llu %llu %llu%n", &m, &g, &st, &nu, &te,
+                   &used) != 5 || (s[used] != ';' && s[used] != '\0'))
+            return err_set("bad stage_figures at stage %zu", k);
+        stage_figures f = {g, st, nu, te, m != 0};
+        t->stage_fig[k] = f;
+        s += used + (s[used] == ';');
+    }
+    return 0;
+}
+
 void train_stages_free(trainer *t)
 {
     stage_sets_free(&t->stages);
     lr_scales_free(&t->lrs);
     free(t->stage_start);
+    free(t->stage_fig);
+    free(t->stage_est);
     t->stage_start = NULL;
+    t->stage_fig = NULL;
+    t->stage_est = NULL;
 }
