@@ -34,6 +34,21 @@ matches the model's names without them. The `batchnorm: freeze-stats`
 policy keeps fully frozen norm layers in eval mode through a forward
 pre-hook, so the model still pickles, saves and deep-copies.
 
+Staged plans (stages:, lr_scale:, layer_decay:, no_decay:) train in a
+Python loop as `tui --headless` trains them (tui_plan.stages):
+
+    plan = tui_plan.load_plan("plan.yaml")
+    tui_plan.apply_plan(model, plan.path)                 # stage 0
+    opt = torch.optim.AdamW(tui_plan.param_groups(model, plan, 1e-3, 0.01),
+                            lr=1e-3, weight_decay=0.01)
+    stage = 0
+    for step, batch in enumerate(loader):
+        while stage < plan.stage_at(step):
+            stage += 1
+            tui_plan.enter_stage(model, opt, plan, stage)  # thaw, new groups
+        tui_plan.set_lr(opt, lambda base: base)            # the schedule
+        ...
+
 Needs PyYAML (Debian: python3-yaml); apply_plan also needs torch.
 """
 
@@ -41,7 +56,10 @@ from .apply import apply_plan
 from .errors import PatternError, PlanError, PlanWarning
 from .pattern import Pattern, compile_pattern
 from .plan import Plan, Rule, fingerprint, load_plan, resolve
+from .stages import (LrInfo, LrRule, Stage, enter_stage, param_groups,
+                     set_lr)
 
 __all__ = ["PlanError", "PatternError", "PlanWarning", "Pattern", "Rule",
            "Plan", "compile_pattern", "load_plan", "fingerprint", "resolve",
-           "apply_plan"]
+           "apply_plan", "Stage", "LrRule", "LrInfo", "param_groups",
+           "enter_stage", "set_lr"]

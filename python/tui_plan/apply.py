@@ -96,15 +96,17 @@ def _keeps_stats(module):
     """The trainer's rule (tui/train/train_model.c find_frozen_norms): a
     module with a running_mean buffer and at least one parameter of its
     own, all of them frozen."""
-    own = [p for p in module._parameters.values() if p is not None]
-    return (module._buffers.get("running_mean") is not None and bool(own)
-            and not any(p.requires_grad for p in own))
+    own = [p for _, p in module.named_parameters(recurse=False)]
+    return ("running_mean" in dict(module.named_buffers(recurse=False))
+            and bool(own) and not any(p.requires_grad for p in own))
 
 
 def _set_norm_policy(model, policy):
     """Replaces any earlier plan's policy: modules it held follow the
     model's mode again; with freeze-stats, the modules the trainer would
-    keep in eval are put in eval now and held there by _hold_eval."""
+    keep in eval are put in eval now and held there by _hold_eval (a
+    TorchScript submodule takes no hook: it is put in eval only, until
+    the next model.train())."""
     for m in model.modules():
         hooks = m._forward_pre_hooks
         for key in [k for k, h in hooks.items() if h is _hold_eval]:
@@ -116,7 +118,10 @@ def _set_norm_policy(model, policy):
     for m in model.modules():
         if _keeps_stats(m):
             setattr(m, _HOLD, True)
-            m.register_forward_pre_hook(_hold_eval)
+            try:
+                m.register_forward_pre_hook(_hold_eval)
+            except RuntimeError:  # a ScriptModule: no Python hooks
+                pass
             m.eval()
 
 

@@ -18,7 +18,7 @@ __all__ = ["Rule", "Plan", "load_plan", "fingerprint", "resolve"]
 # Plans (docs/plan-format.md; the reader is tui/core/plan.c)
 
 _TOP_KEYS = ("version", "model", "rules", "frozen", "estimate", "batchnorm",
-             "train")
+             "train", "stages", "lr_scale", "layer_decay", "no_decay")
 _MODEL_KEYS = ("path", "format", "fingerprint", "tensors", "parameters")
 _POLICIES = ("freeze-stats", "train")
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}\Z")
@@ -56,17 +56,46 @@ class Rule:
 class Plan:
     """What apply_plan and resolve read from a plan file. frozen is None
     when the plan has no frozen: list; fingerprint None when it has none
-    (a hand-written plan)."""
+    (a hand-written plan). stages (stages.Stage, empty when unstaged),
+    lr_scale and no_decay (stages.LrRule) and layer_decay (the factor, or
+    None) are the staged-training keys (tui_plan.stages)."""
     path: str
     model_path: str
     fingerprint: Optional[str] = None
     rules: Tuple[Rule, ...] = ()
     frozen: Optional[Tuple[str, ...]] = None
     batchnorm: str = "freeze-stats"
+    stages: tuple = ()
+    lr_scale: tuple = ()
+    layer_decay: Optional[float] = None
+    no_decay: tuple = ()
 
     def where(self, rule):
         return "%s:%d:%d" % (self.path, rule.line, rule.col) if rule.line \
             else self.path
+
+    def stage_starts(self, steps_per_epoch=None):
+        """Each stage's first step: stages.stage_starts."""
+        from . import stages
+        return stages.stage_starts(self, steps_per_epoch)
+
+    def stage_at(self, step, steps_per_epoch=None):
+        """The stage of a 0-based step: stages.stage_at."""
+        from . import stages
+        return stages.stage_at(self, step, steps_per_epoch)
+
+    def stage_sets(self, tensors, aliases=None, allow_empty=False,
+                   strict=True, fingerprint=None):
+        """Each stage's frozen names on a tensor list: stages.stage_sets."""
+        from . import stages
+        return stages.stage_sets(self, tensors, aliases, allow_empty, strict,
+                                 fingerprint)
+
+    def lr_scales(self, tensors, aliases=None):
+        """Every parameter's layer id, lr scale and no_decay flag:
+        stages.lr_scales."""
+        from . import stages
+        return stages.lr_scales(self, tensors, aliases)
 
 
 def _check_keys(path, what, value, allowed):
@@ -148,8 +177,10 @@ def load_plan(path):
     """Reads a version 1 plan file; returns a Plan. Raises PlanError
     naming the file (and the line of a bad rule) when it is not one: as
     in tui, an unknown or duplicate key, a value of the wrong type, a bad
-    rule or fingerprint is an error. The estimate: and train: sections
-    are not read."""
+    rule or fingerprint is an error, and so is a bad stages:, lr_scale:,
+    layer_decay: or no_decay: ("PATH:LINE:COL: ..." as tui says it). The
+    estimate: and train: sections are not read (but train.max_steps and
+    train.epochs bound the stages, as in tui)."""
     path = str(path)
     try:
         with open(path, "rb") as f:
@@ -197,8 +228,9 @@ def load_plan(path):
     if policy not in _POLICIES:
         raise PlanError("%s: batchnorm must be freeze-stats or train, not %r"
                         % (path, policy))
+    from .stages_read import read_stage_keys
     return Plan(path, _plain_str(path, model["path"], "'path'"), fp, rules,
-                frozen, policy)
+                frozen, policy, **read_stage_keys(path, root))
 
 
 # ---------------------------------------------------------------------------
