@@ -13,7 +13,9 @@
 # - w refuses a stage that changes nothing, then saves; the CLI reads
 #   the same stages back (lengths, lr, thawed counts); opened again and
 #   saved again, the file is byte-identical; the trainer runs the saved
-#   plan with the stage of every step as written.
+#   plan with the stage of every step as written;
+# - the preset menu's computed gradual-unfreeze (stages=3) makes the
+#   stages --preset makes, and one u takes them back.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/../ui/lib.sh"
 cli_begin editor_stages
@@ -212,6 +214,54 @@ ui_wait_file "$tmp/again.yaml" 5
 if cmp -s "$tmp/before.yaml" "$tmp/again.yaml"; then cli_pass; else
     cli_fail "round trip" "$(diff "$tmp/before.yaml" "$tmp/again.yaml" |
                              head -n 10)"
+fi
+ui_keys q
+ui_stop
+
+# the staged presets in the menu: gradual-unfreeze with 3 stages, as
+# --preset makes it on the command line
+start "$tmp/base.yaml"
+see "open for the presets" "layer1/"
+ui_keys p
+see "the menu lists the computed presets" "gradual-unfreeze"
+see "and fine-tune" "fine-tune"
+see "and layer-decay" "layer-decay"
+ui_keys g Down Down Down Down Down
+see "gradual-unfreeze's preview" "10 stages of 1 epoch: fc, then layer4.1"
+ui_keys Enter
+see "its parameters" "epochs=1 steps=0 stages=0"
+ui_keys C-u
+ui_type "stages=3 steps=2"
+see "live preview" "3 stages of 2 steps: fc, then layer4.1, then the rest"
+ui_keys Enter
+see "confirm" "Enter applies"
+ui_keys Enter
+see "applied: 3 stages" "3 stages (] shows the next)"
+see "stage 0 shown" "stage 0 of 3: 2 steps"
+check_thaws "gradual" "fc/" 0
+check_thaws "gradual" "layer4/" 1-2
+check_thaws "gradual" "conv1.weight" 2
+ui_keys w
+see "w asks the path" "save plan to:"
+ui_keys C-u
+ui_type "$tmp/gradual.yaml"
+ui_keys Enter
+ui_wait_file "$tmp/gradual.yaml" 5
+"$TUI" "$tmp/resnet18.init.safetensors" \
+    --preset gradual-unfreeze:stages=3,steps=2 -o "$tmp/cli.yaml" \
+    >/dev/null 2>&1
+# the stages: block, to the next top-level key
+stages_of() { awk '/^stages:/ {on = 1; print; next}
+                   on && /^[^ -]/ {exit} on {print}' "$1"; }
+a=$(stages_of "$tmp/gradual.yaml")
+b=$(stages_of "$tmp/cli.yaml")
+if [ -n "$a" ] && [ "$a" = "$b" ]; then cli_pass; else
+    cli_fail "the menu's stages equal --preset's" "editor: $a / cli: $b"
+fi
+ui_keys u
+see "one undo takes the stages back" "undone"
+if ui_wait_gone "stage 0 of 3" 3; then cli_pass; else
+    cli_fail "undo of a staged preset" "still staged"
 fi
 ui_keys q
 ui_stop

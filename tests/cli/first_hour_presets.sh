@@ -196,7 +196,9 @@ ui_keys Enter
 see "editor: everything frozen" "frozen 11,689,512 (100.0%)"
 ui_keys p
 see "editor: presets, does not fit" "with defaults: does not fit this model: all 2 of its rules match nothing"
-ui_keys Down Down Down Down Down Down Down
+# resnet-backbone, the 11th (the computed fine-tune, gradual-unfreeze
+# and layer-decay sort among the files)
+ui_keys Down Down Down Down Down Down Down Down Down Down
 see "editor: presets, the preset's own outcome" "with defaults: would freeze 30 tensors, 683,072 parameters (5.8%)"
 ui_keys Escape q
 see "editor: quit asks (unsaved)" "quit without saving"

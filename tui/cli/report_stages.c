@@ -54,29 +54,6 @@ static int resolve(const session *s, stage_sets *st, lr_scales *lr,
     return 0;
 }
 
-/* How much of a layer's first name names the layer: through its first
- * all-digit segment ("layer1.0"), else its module path ("fc"), else all
- * of it ("cls_token"). */
-static int label_len(const char *name, size_t n)
-{
-    size_t a = 0, last_dot = 0;
-    while (a < n) {
-        size_t b = a;
-        int digits = b < n && name[b] != '.';
-        while (b < n && name[b] != '.') {
-            if (name[b] < '0' || name[b] > '9')
-                digits = 0;
-            b++;
-        }
-        if (digits)
-            return (int)b;
-        if (b < n)
-            last_dot = b;
-        a = b + 1;
-    }
-    return (int)(last_dot ? last_dot : n);
-}
-
 static void release(stage_sets *st, lr_scales *lr, mem_estimate *est)
 {
     free(est);
@@ -152,7 +129,7 @@ int report_stages_text(FILE *out, const session *s)
             if (i >= s->t.count)
                 continue;
             fprintf(out, "  %-3d %-40.*s x%.6g\n", id,
-                    label_len(table_name(&s->t, i), table_at(&s->t, i)->name_len),
+                    (int)lr_layer_label_len(table_name(&s->t, i), table_at(&s->t, i)->name_len),
                     table_name(&s->t, i),
                     pow(lr.factor, (double)(lr.nlayers - 1 - id)));
         }

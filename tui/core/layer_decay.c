@@ -333,3 +333,26 @@ size_t lr_layer_first(const table *t, const lr_scales *s, int id)
             return i;
     return t->count;
 }
+
+/* How much of a layer's first name names the layer: through its first
+ * all-digit segment ("layer1.0"), else its module path ("fc"), else all
+ * of it ("cls_token"). */
+size_t lr_layer_label_len(const char *name, size_t n)
+{
+    size_t a = 0, last_dot = 0;
+    while (a < n) {
+        size_t b = a;
+        int digits = b < n && name[b] != '.';
+        while (b < n && name[b] != '.') {
+            if (name[b] < '0' || name[b] > '9')
+                digits = 0;
+            b++;
+        }
+        if (digits)
+            return b;
+        if (b < n)
+            last_dot = b;
+        a = b + 1;
+    }
+    return last_dot ? last_dot : n;
+}

@@ -1,6 +1,7 @@
 /* preset.c: reading preset files and the preset folders (see preset.h).
  * Expansion lives in preset_expand.c, templates in preset_template.c. */
 #include "preset.h"
+#include "preset_gen.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -361,6 +362,8 @@ int preset_list_load(const char *builtin_dir, preset_list *out)
     err_clear();
     if (out->n)
         qsort(out->items, out->n, sizeof *out->items, cmp_preset);
+    if (preset_gen_add_all(out))
+        goto fail;
     return 0;
 fail:
     preset_list_free(out);

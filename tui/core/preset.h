@@ -69,6 +69,8 @@ typedef struct {
     size_t nparams;
     preset_rule *rules;
     size_t nrules;
+    const struct preset_gen *gen; /* a computed preset (preset_gen.h):
+                              no rules; NULL for a file's */
 } preset;
 
 typedef struct {
@@ -114,7 +116,8 @@ int preset_user_dir(char *buf, size_t cap);
 
 /* Loads the built-in presets from builtin_dir (NULL to skip; a missing
  * folder is an error) and then the user's folder (missing is fine),
- * whose presets replace built-ins of the same name (shadows = 1). Reads
+ * whose presets replace built-ins of the same name (shadows = 1), then
+ * adds the computed presets no file names (preset_gen.h). Reads
  * *.yaml and *.yml files, not hidden ones. Returns 0 with *out filled
  * (free with preset_list_free), or -1 with err set naming the file; *out
  * is empty then. Two files of one name in one folder are an error. */
@@ -150,6 +153,10 @@ int preset_split_spec(const char *spec, char *name, size_t cap,
  * range inside a segment...) and *out empty. p is untouched. */
 int preset_expand(const preset *p, const char *args, const preset_vars *vars,
                   preset_expansion *out);
+
+/* Parses "k=v,k=v" (NULL or "": none) into values, which hold p's
+ * defaults. Returns 0, or -1 with err set as preset_expand. */
+int preset_parse_args(const preset *p, const char *args, long long *values);
 
 /* Frees an expansion; NULL-safe. */
 void preset_expansion_free(preset_expansion *e);

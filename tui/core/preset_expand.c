@@ -47,8 +47,7 @@ static void param_names(const preset *p, char *buf, size_t cap)
         snprintf(buf, cap, "none");
 }
 
-/* Parses "k=v,k=v" into values (already holding the defaults). */
-static int parse_args(const preset *p, const char *args, long long *values)
+int preset_parse_args(const preset *p, const char *args, long long *values)
 {
     unsigned char given[PRESET_MAX_PARAMS] = {0};
     const char *s = args ? args : "";
@@ -133,7 +132,7 @@ int preset_expand(const preset *p, const char *args, const preset_vars *vars,
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < p->nparams && i < PRESET_MAX_PARAMS; i++)
         values[i] = p->params[i].def;
-    if (parse_args(p, args, values))
+    if (preset_parse_args(p, args, values))
         goto cleanup;
     out->rules = calloc(p->nrules + 1, sizeof *out->rules);
     if (!out->rules) {

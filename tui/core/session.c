@@ -8,6 +8,7 @@
 #include "err.h"
 #include "human.h"
 #include "plan_resolve.h"
+#include "preset_gen.h"
 #include "session_stage.h"
 #include "suggest.h"
 
@@ -280,7 +281,7 @@ int session_apply_rule(session *s, plan_rule_kind kind, const char *src,
  * the preset. */
 static int expand_preset(const session *s, const preset_list *l,
                          const char *spec, session_rule **out, size_t *n,
-                         size_t *dropped)
+                         size_t *dropped, preset_gen_out *gen)
 {
     char name[PRESET_MAX_NAME + 1];
     const char *args;
@@ -298,12 +299,21 @@ static int expand_preset(const session *s, const preset_list *l,
                        "them)", name, sg.best ? "; did you mean '" : "",
                        sg.best ? sg.best : "", sg.best ? "'?" : "");
     }
-    if (preset_vars_from_table(&s->t, &vars) ||
-        preset_expand(p, args, &vars, &e))
+    preset_gen_out_init(gen);
+    if (p->gen) {
+        /* computed: its stage-0 rules, and what it sets besides */
+        if (preset_gen_run(p, args, &s->t, gen))
+            return -1;
+        e = gen->rules;
+        memset(&gen->rules, 0, sizeof gen->rules);
+    } else if (preset_vars_from_table(&s->t, &vars) ||
+               preset_expand(p, args, &vars, &e)) {
         return -1;
+    }
     session_rule *r = calloc(e.n ? e.n : 1, sizeof *r);
     if (!r) {
         preset_expansion_free(&e);
+        preset_gen_out_free(gen);
         return err_set("out of memory");
     }
     for (size_t i = 0; i < e.n; i++) {
@@ -327,13 +337,17 @@ int session_apply_preset(session *s, const preset_list *l, const char *spec,
     if (s->stage > 0)
         return err_set("presets set the plan's own rules: [ goes back to "
                        "stage 0 (a later stage takes f, F and Space)");
-    if (expand_preset(s, l, spec, &r, &n, &dropped))
+    preset_gen_out g;
+    if (expand_preset(s, l, spec, &r, &n, &dropped, &g))
         return -1;
     int rc = apply_rules(s, r, n, allow_empty, spec, res);
+    if (rc == 0 && (g.set_stages || g.set_decay))
+        rc = session_stage_attach(s, &g.stages, g.set_stages, g.set_decay);
     if (rc == 0 && res)
         res->dropped_rules = dropped;
     rules_free(r, n);
     free(r);
+    preset_gen_out_free(&g);
     return rc;
 }
 
@@ -348,10 +362,14 @@ int session_preview_preset(const session *s, const preset_list *l,
     table_totals tot;
     uint64_t numel = 0;
     int rc = -1;
+    preset_gen_out g;
     memset(pv, 0, sizeof *pv);
     memset(&x, 0, sizeof x);
-    if (expand_preset(s, l, spec, &r, &n, &dropped))
+    if (expand_preset(s, l, spec, &r, &n, &dropped, &g))
         return -1;
+    snprintf(pv->made, sizeof pv->made, "%.*s", (int)sizeof pv->made - 1,
+             g.summary);
+    preset_gen_out_free(&g);
     if (bitset_init(&b, s->t.count)) {
         err_set("out of memory");
         goto out;
@@ -400,7 +418,12 @@ const char *session_preview_line(const session_preview *pv, char *buf,
         snprintf(buf, cap, "does not fit this model: %s", pv->empty);
         return buf;
     }
-    int n = snprintf(buf, cap, "would freeze %s %s, %s %s (%s)",
+    if (pv->made[0] && pv->rules == 0) {
+        snprintf(buf, cap, "%s", pv->made);
+        return buf;
+    }
+    int n = snprintf(buf, cap, "%s %s %s, %s %s (%s)",
+             pv->made[0] ? "stage 0 freezes" : "would freeze",
              human_count(pv->frozen_tensors, a, sizeof a),
              human_plural(pv->frozen_tensors, "tensor", "tensors"),
              human_count(pv->frozen_numel, c, sizeof c),
@@ -411,7 +434,9 @@ const char *session_preview_line(const session_preview *pv, char *buf,
                       "activations", human_percent(pv->act_kept,
                       pv->act_measured, p, sizeof p));
     if (pv->empty_rules && n >= 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, "; %s", pv->empty);
+        n += snprintf(buf + n, cap - (size_t)n, "; %s", pv->empty);
+    if (pv->made[0] && n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "; %s", pv->made);
     return buf;
 }
 
@@ -445,29 +470,24 @@ int session_undo(session *s, session_result *res)
         return 0;
     session_result r;
     memset(&r, 0, sizeof r);
-    if (s->undo[s->nundo - 1].stages) {
-        if (grow((void **)&s->redo, &s->redo_cap, s->nredo + 1,
-                 sizeof *s->redo) ||
-            swap_stages(s, &s->undo[s->nundo - 1], &r))
-            return 0;
-        s->redo[s->nredo++] = s->undo[--s->nundo];
-        if (res)
-            *res = r;
-        return 1;
-    }
-    /* a step on the plan's own set: shown while it changes */
-    if (s->stage > 0)
-        session_select_stage(s, 0);
-    session_step st = s->undo[--s->nundo];
-    if (st.changed)
-        freeze_undo(&s->fs, &r.change);
-    rules_free(s->rules + st.rules_before, s->nrules - st.rules_before);
-    s->nrules = st.rules_before;
     if (grow((void **)&s->redo, &s->redo_cap, s->nredo + 1,
-             sizeof *s->redo) == 0)
-        s->redo[s->nredo++] = st;
-    else
-        steps_clear(&st, &(size_t){1});
+             sizeof *s->redo))
+        return 0;
+    session_step *st = &s->undo[s->nundo - 1];
+    /* the stages first: the one step that can fail leaves all as it was */
+    if (st->stages && swap_stages(s, st, &r))
+        return 0;
+    if (st->changed || st->rules_added || !st->stages) {
+        /* a step on the plan's own set: shown while it changes */
+        if (s->stage > 0)
+            session_select_stage(s, 0);
+        if (st->changed)
+            freeze_undo(&s->fs, &r.change);
+        rules_free(s->rules + st->rules_before,
+                   s->nrules - st->rules_before);
+        s->nrules = st->rules_before;
+    }
+    s->redo[s->nredo++] = s->undo[--s->nundo];
     if (res)
         *res = r;
     return 1;
@@ -477,37 +497,28 @@ int session_redo(session *s, session_result *res)
 {
     if (s->nredo == 0)
         return 0;
-    if (s->redo[s->nredo - 1].stages) {
-        session_result r;
-        memset(&r, 0, sizeof r);
-        if (grow((void **)&s->undo, &s->undo_cap, s->nundo + 1,
-                 sizeof *s->undo) ||
-            swap_stages(s, &s->redo[s->nredo - 1], &r))
-            return 0;
-        s->undo[s->nundo++] = s->redo[--s->nredo];
-        if (res)
-            *res = r;
-        return 1;
-    }
-    if (s->stage > 0)
-        session_select_stage(s, 0);
-    session_step st = s->redo[s->nredo - 1];
-    if (grow((void **)&s->rules, &s->rules_cap, s->nrules + st.rules_added,
+    session_step *st = &s->redo[s->nredo - 1];
+    if (grow((void **)&s->rules, &s->rules_cap, s->nrules + st->rules_added,
              sizeof *s->rules) ||
         grow((void **)&s->undo, &s->undo_cap, s->nundo + 1, sizeof *s->undo))
         return 0;
-    s->nredo--;
     session_result r;
     memset(&r, 0, sizeof r);
-    if (st.changed)
-        freeze_redo(&s->fs, &r.change);
-    for (size_t i = 0; i < st.rules_added; i++) {
-        s->rules[s->nrules].kind = st.rules[i].kind;
-        s->rules[s->nrules].pattern =
-            st.rules[i].pattern ? strdup(st.rules[i].pattern) : NULL;
-        s->nrules++;
+    if (st->stages && swap_stages(s, st, &r))
+        return 0;
+    if (st->changed || st->rules_added || !st->stages) {
+        if (s->stage > 0)
+            session_select_stage(s, 0);
+        if (st->changed)
+            freeze_redo(&s->fs, &r.change);
+        for (size_t i = 0; i < st->rules_added; i++) {
+            s->rules[s->nrules].kind = st->rules[i].kind;
+            s->rules[s->nrules].pattern =
+                st->rules[i].pattern ? strdup(st->rules[i].pattern) : NULL;
+            s->nrules++;
+        }
     }
-    s->undo[s->nundo++] = st;
+    s->undo[s->nundo++] = s->redo[--s->nredo];
     if (res)
         *res = r;
     return 1;

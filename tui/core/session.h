@@ -111,6 +111,9 @@ typedef struct {
                                measurement held (session_measurement)
                                for this frozen set; act_measured 0 when
                                there is none */
+    char made[SESSION_EMPTY_TEXT]; /* a computed preset's summary
+                               (preset_gen.h): "4 stages of 1 epoch: fc,
+                               then layer4.1, ..."; "" for a file's */
     char empty[SESSION_EMPTY_TEXT]; /* the rules that match nothing,
                                "2 of its 3 rules match nothing: unfreeze
                                'x', freeze 'y'" (patterns shortened) */

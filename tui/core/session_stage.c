@@ -174,6 +174,9 @@ static plan *snapshot(const session *s)
         snapshot_free(p);
         return NULL;
     }
+    p->layer_decay = s->base.layer_decay;
+    p->layer_decay_line = s->base.layer_decay_line;
+    p->layer_decay_col = s->base.layer_decay_col;
     return p;
 }
 
@@ -238,6 +241,9 @@ int session_stage_swap(session *s, session_step *st)
         snapshot_free(now);
         return -1;
     }
+    s->base.layer_decay = st->stages->layer_decay;
+    s->base.layer_decay_line = st->stages->layer_decay_line;
+    s->base.layer_decay_col = st->stages->layer_decay_col;
     snapshot_free(st->stages);
     st->stages = now;
     size_t n = session_stage_count(s), was = s->stage;
@@ -423,4 +429,29 @@ int session_stages_check(session *s)
             return err_set("stage %zu has no length: L on it sets one (only "
                            "the last stage runs to the end)", k);
     return plan_check_stages(p);
+}
+
+int session_stage_attach(session *s, const plan *src, int stages, int decay)
+{
+    if (s->nundo == 0 || s->undo[s->nundo - 1].stages)
+        return err_set("no step to attach the stages to");
+    plan *before = snapshot(s);
+    if (!before)
+        return -1;
+    if (stages && copy_stages(&s->base, src)) {
+        copy_stages(&s->base, before);
+        snapshot_free(before);
+        return -1;
+    }
+    if (decay) {
+        s->base.layer_decay = src->layer_decay;
+        s->base.layer_decay_line = s->base.layer_decay_col = 0;
+    }
+    session_step *st = &s->undo[s->nundo - 1];
+    st->stages = before;
+    st->stage = s->stage;
+    s->has_base = 1;
+    s->stage = 0;
+    s->stages_stale = 1;
+    return session_stages_update(s);
 }

@@ -94,6 +94,13 @@ int session_stages_check(session *s);
  * Returns 0, or -1 with err set (out of memory: nothing changed). */
 int session_stage_swap(session *s, session_step *st);
 
+/* Makes the last undo step (a step on the plan's own rules, just
+ * recorded: a computed preset's) also set the plan's stages to src's
+ * (stages 1) and its layer_decay to src's (decay 1), so that one undo
+ * brings both back. Shows stage 0. Returns 0, or -1 with err set
+ * (nothing changed). */
+int session_stage_attach(session *s, const plan *src, int stages, int decay);
+
 /* Frees what a step holds. Cannot fail. */
 void session_step_release(session_step *st);
 

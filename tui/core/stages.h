@@ -87,4 +87,9 @@ void lr_scales_free(lr_scales *s);
  * layer holds none; for naming a layer to the user ("layer1.0"). */
 size_t lr_layer_first(const table *t, const lr_scales *s, int id);
 
+/* How much of a name names its layer: through its first all-digit
+ * segment ("layer1.0"), else its module path ("fc"), else all of it
+ * ("cls_token"). Cannot fail. */
+size_t lr_layer_label_len(const char *name, size_t n);
+
 #endif

@@ -258,9 +258,14 @@ int ui_menu_presets(ui *u)
         size_t before = u->s->nrules;
         if (session_apply_preset(u->s, l, ac->spec, 0, &r) == 0) {
             ui_record_preset_use(u, ac->p, ac->spec, before);
-            ui_message(u, 0, "preset %s: %s tensors changed%s", ac->spec,
+            char st[96] = "";
+            if (ac->p->gen && u->s->base.nstages)
+                snprintf(st, sizeof st, "; %zu stages (] shows the next)",
+                         u->s->base.nstages);
+            ui_message(u, 0, "preset %s: %s tensors changed%s%s", ac->spec,
                        human_count(r.change.tensors_changed, a, sizeof a),
-                       r.empty_rules ? " (some rules matched nothing)" : "");
+                       r.empty_rules ? " (some rules matched nothing)" : "",
+                       st);
             rc |= R_EDIT;
         } else {
             ui_message(u, 1, "%s", err_msg());

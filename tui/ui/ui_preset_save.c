@@ -145,7 +145,8 @@ void ui_record_preset_use(ui *u, const preset *p, const char *spec,
     const char *args = strchr(spec, ':');
     ui_preset_use x;
     memset(&x, 0, sizeof x);
-    if (s->nrules <= before)
+    /* a computed preset has no rules as written: W saves its expansion */
+    if (s->nrules <= before || p->gen)
         return;
     ui_preset_use *nu = realloc(u->uses, (u->nuses + 1) * sizeof *nu);
     if (!nu)
