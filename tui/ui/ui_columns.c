@@ -14,7 +14,7 @@ void ui_make_layout(ui *u, ui_layout *L)
 {
     int w = u->cols - 4; /* the mark */
     L->thaw_w = session_stage_count(u->s) > 1 && w >= 60 ? 7 : 0;
-    L->lr_w = w >= 60 && ui_stage_update_lr(u) ? 10 : 0;
+    L->lr_w = w >= 60 && ui_stage_update_lr(u) ? 13 : 0;
     w -= L->thaw_w + L->lr_w;
     L->bytes_w = 11;
     L->params_w = w >= 60 ? 16 : 0;
