@@ -260,6 +260,12 @@ int plan_parse(const char *name, const char *buf, size_t len, plan *p);
  * sets). Returns 0, or -1 with err set. `p` untouched. */
 int plan_validate(const plan *p);
 
+/* The shortest decimal that reads back as v, always with a '.' so that
+ * every YAML reader (PyYAML's 1.1 resolver too) sees a float: "1.0",
+ * "3.0e-05", "0.0003". Writes at most cap bytes (48 hold any double).
+ * Cannot fail. */
+void plan_double_text(double v, char *out, size_t cap);
+
 /* Emits the plan as YAML into a malloc'ed buffer (*buf, *len; the buffer
  * is NUL-terminated, the caller frees it). Validates first. Returns 0,
  * or -1 with err set and *buf NULL. `p` untouched. */

@@ -256,11 +256,9 @@ static int emit_u64(writer *w, uint64_t v)
     return emit_scalar(w, num, YAML_PLAIN_SCALAR_STYLE);
 }
 
-/* The shortest decimal that reads back as `v`, always with a '.' so
- * that every YAML reader sees a float ("1.0", "3.0e-05", "0.0003"). */
-static int emit_double(writer *w, double v)
+void plan_double_text(double v, char *out, size_t cap)
 {
-    char num[40], out[48];
+    char num[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(num, sizeof num, "%.*g", prec, v);
         if (strtod(num, NULL) == v)
@@ -268,11 +266,17 @@ static int emit_double(writer *w, double v)
     }
     char *e = strchr(num, 'e');
     if (strchr(num, '.'))
-        snprintf(out, sizeof out, "%s", num);
+        snprintf(out, cap, "%s", num);
     else if (e)
-        snprintf(out, sizeof out, "%.*s.0%s", (int)(e - num), num, e);
+        snprintf(out, cap, "%.*s.0%s", (int)(e - num), num, e);
     else
-        snprintf(out, sizeof out, "%s.0", num);
+        snprintf(out, cap, "%s.0", num);
+}
+
+static int emit_double(writer *w, double v)
+{
+    char out[48];
+    plan_double_text(v, out, sizeof out);
     return emit_scalar(w, out, YAML_PLAIN_SCALAR_STYLE);
 }
 

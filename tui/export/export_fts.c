@@ -68,25 +68,6 @@
 /* train.optimizer.lr when the plan leaves it out (docs/training.md). */
 #define FTS_TUI_DEFAULT_LR 1e-3
 
-/* The shortest text of v that reads back as v and as a float in YAML 1.1
- * (PyYAML wants a dot: "1.0e-05", not "1e-05"), into out (48 bytes). */
-static void format_double(double v, char *out, size_t cap)
-{
-    char num[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(num, sizeof num, "%.*g", prec, v);
-        if (strtod(num, NULL) == v)
-            break;
-    }
-    char *e = strchr(num, 'e');
-    if (strchr(num, '.'))
-        snprintf(out, cap, "%s", num);
-    else if (e)
-        snprintf(out, cap, "%.*s.0%s", (int)(e - num), num, e);
-    else
-        snprintf(out, cap, "%s.0", num);
-}
-
 /* 1 when tensor i is a name of named_parameters() (no tied alias). */
 static int named_param(const session *s, size_t i)
 {
@@ -209,7 +190,7 @@ static void write_phases(FILE *out, const session *s, const plan *p,
             fprintf(out, "  max_transition_epoch: %llu\n",
                     (unsigned long long)end);
         if (k > 0) {
-            format_double(g && plan_has_number(g->lr) ? g->lr : base_lr,
+            plan_double_text(g && plan_has_number(g->lr) ? g->lr : base_lr,
                           num, sizeof num);
             fprintf(out, "  lr: %s\n", num);
         }
@@ -238,7 +219,7 @@ static void write_header(FILE *out, const session *s, const plan *p,
     int own_lr = plan_has_number(p->train.optimizer.lr);
     char num[48];
     int ended = phase_end(p, st->n, st->n - 1) != PLAN_UNSET;
-    format_double(base_lr, num, sizeof num);
+    plan_double_text(base_lr, num, sizeof num);
     fputs("# Lightning FinetuningScheduler schedule (ft_schedule; "
           "docs/cli.md), from ", out);
     /* a comment ends at any YAML line break (U+0085 and U+2028 too) and
