@@ -210,12 +210,18 @@ static int act_presets(ui *u)
     }
     return ui_menu_presets(u);
 }
-static int act_stage_prev(ui *u) { return ui_stage_prev(u); }
-static int act_stage_next(ui *u) { return ui_stage_next(u); }
-static int act_stage_add(ui *u) { return ui_stage_add(u); }
-static int act_stage_delete(ui *u) { return ui_stage_delete(u); }
-static int act_stage_length(ui *u) { return ui_stage_length(u); }
-static int act_stage_lr(ui *u) { return ui_stage_lr(u); }
+/* The stage keys, one help line (ui_stage.c). */
+static int act_stage(ui *u)
+{
+    switch (u->last_key) {
+    case '[': return ui_stage_prev(u);
+    case ']': return ui_stage_next(u);
+    case '+': return ui_stage_add(u);
+    case 'D': return ui_stage_delete(u);
+    case 'L': return ui_stage_length(u);
+    default: return ui_stage_lr(u);
+    }
+}
 
 static int act_invert(ui *u)
 {
@@ -283,10 +289,16 @@ static int set_filter(ui *u, view_filter f)
     return R_REDRAW;
 }
 
-static int act_f_all(ui *u) { return set_filter(u, VIEW_ALL); }
-static int act_f_frozen(ui *u) { return set_filter(u, VIEW_FROZEN); }
-static int act_f_trainable(ui *u) { return set_filter(u, VIEW_TRAINABLE); }
-static int act_f_matches(ui *u) { return set_filter(u, VIEW_MATCHES); }
+/* 1 2 3 m: the filters, one help line. */
+static int act_filter(ui *u)
+{
+    switch (u->last_key) {
+    case '2': return set_filter(u, VIEW_FROZEN);
+    case '3': return set_filter(u, VIEW_TRAINABLE);
+    case 'm': return set_filter(u, VIEW_MATCHES);
+    default: return set_filter(u, VIEW_ALL);
+    }
+}
 
 static int act_sort(ui *u)
 {
@@ -429,23 +441,23 @@ static const key_def keys[] = {
     {'F', act_unfreeze, "F", "unfreeze by pattern"},
     {'p', act_presets, "p", "presets: pick, set, preview, apply"},
     {'i', act_invert, "i", "invert frozen and trainable"},
-    {']', act_stage_next, "]", "next stage (the tree shows its set; f, F "
-                               "and Space edit it)"},
-    {'[', act_stage_prev, "[", "previous stage (0: the plan's own set)"},
-    {'+', act_stage_add, "+", "add a stage after the one shown"},
-    {'D', act_stage_delete, "D", "delete the stage shown"},
-    {'L', act_stage_length, "L", "length of the stage shown (steps or "
-                                 "epochs)"},
-    {'r', act_stage_lr, "r", "lr of what the stage shown thaws"},
+    {'[', act_stage, "[", "stages: [ ] show the previous / next (f F "
+                          "Space edit it), + add, D delete, L length, r lr"},
+    {']', act_stage, "]", NULL},
+    {'+', act_stage, "+", NULL},
+    {'D', act_stage, "D", NULL},
+    {'L', act_stage, "L", NULL},
+    {'r', act_stage, "r", NULL},
     {'u', act_undo, "u", "undo"},
     {18, act_redo, "^R", "redo"},
     {'/', act_search, "/", "search: text or pattern"},
     {'n', act_next, "n", "next match"},
     {'N', act_prev, "N", "previous match"},
-    {'1', act_f_all, "1", "show all"},
-    {'2', act_f_frozen, "2", "show only frozen"},
-    {'3', act_f_trainable, "3", "show only trainable"},
-    {'m', act_f_matches, "m", "show only matches"},
+    {'1', act_filter, "1", "show all / only frozen / only trainable / "
+                           "only matches"},
+    {'2', act_filter, "2", NULL},
+    {'3', act_filter, "3", NULL},
+    {'m', act_filter, "m", NULL},
     {'s', act_sort, "s", "sort: checkpoint order / name (natural) / size"},
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
