@@ -7,7 +7,9 @@
 
 #define ERR_CAP 1024
 
-static char err_buf[ERR_CAP];
+/* one message per thread: a background job (the editor's statistics)
+ * never overwrites the message the main thread is about to show */
+static _Thread_local char err_buf[ERR_CAP];
 
 int err_set(const char *fmt, ...)
 {

@@ -4,6 +4,8 @@
  * err_set(); the caller that reports to the user prints err_msg().
  * Messages name the file and the problem, e.g.
  *   "model.bin: data/17: storage of 4096 bytes, record holds 1024".
+ * Each thread has its own message: a failure in a background thread is
+ * read there (err_msg) and handed over by the job itself.
  */
 #ifndef TUI_CORE_ERR_H
 #define TUI_CORE_ERR_H
