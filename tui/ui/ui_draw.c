@@ -333,6 +333,12 @@ static void draw_row(ui *u, int y, size_t k, const ui_layout *L)
         x += put_str(u, tag, tw);
         attrset(A_NORMAL | rev);
     }
+    if (ui_stats_flag(u, n) && L->name_w - x > 9) {
+        /* S found NaN or Inf in it */
+        attrset(ui_color_attr(u, UIC_ERROR) | rev);
+        x += put_str(u, " NaN/Inf", 8);
+        attrset(A_NORMAL | rev);
+    }
     fill(L->name_w - x);
     int cols_w = L->shape_w + L->dtype_w + L->params_w +
                  (L->bytes_w ? L->bytes_w - 1 : 0);

@@ -154,6 +154,7 @@ typedef struct ui {
     int ticks;               /* 1: ui_input returns UI_KEY_TICK while a
                                 measurement runs (the main loop only) */
     ui_measure meas;
+    struct ui_stats *stats;  /* ui_stats.c: NULL until S */
 } ui;
 
 /* --- ui_stage.c: the stage selector --- */
@@ -184,6 +185,30 @@ int ui_stage_update_lr(ui *u);
 
 /* Frees what the stage selector holds. Idempotent. */
 void ui_stage_end(ui *u);
+
+/* --- ui_stats.c: the values' statistics (S) --- */
+
+typedef struct ui_stats ui_stats;
+
+/* S: starts the statistics of the selected row's tensors in the
+ * background (or shows them when all are known; S while they run
+ * cancels). Returns R_* flags. */
+int ui_stats_key(ui *u);
+
+/* 1 while a statistics job runs. Cannot fail. */
+int ui_stats_running(const ui *u);
+
+/* Between keys: the job's progress in the message; when done, takes its
+ * results and shows them (the row still selected) or says they are
+ * ready. Returns 1 when the screen needs drawing. Cannot fail. */
+int ui_stats_poll(ui *u);
+
+/* 1 when a tensor of node n's subtree was found to hold NaN or Inf.
+ * Cannot fail. */
+int ui_stats_flag(const ui *u, const tree_node *n);
+
+/* Cancels a running job and frees what was kept. Idempotent. */
+void ui_stats_end(ui *u);
 
 /* --- ui_screen.c --- */
 

@@ -210,6 +210,8 @@ static int act_presets(ui *u)
     }
     return ui_menu_presets(u);
 }
+static int act_stats(ui *u) { return ui_stats_key(u); }
+
 /* The stage keys, one help line (ui_stage.c). */
 static int act_stage(ui *u)
 {
@@ -462,6 +464,9 @@ static const key_def keys[] = {
     {'o', act_optimizer, "o", "next optimizer (memory panel)"},
     {'P', act_precision, "P", "next precision (memory panel)"},
     {'M', act_fold_panel, "M", "fold / unfold the memory panel"},
+    {'S', act_stats, "S", "statistics of the row's values (min, max, "
+                          "mean, std, NaN, Inf) in the background; S "
+                          "again cancels"},
     {'a', act_measure, "a", "measure activation memory: one step of the "
                             "plan's model in the background (a again "
                             "cancels)"},
@@ -609,6 +614,7 @@ int ui_run(session *s, const ui_config *cfg)
     rc = 0;
 out:
     ui_measure_end(u);
+    ui_stats_end(u);
     ui_stage_end(u);
     view_free(&u->v);
     bitset_free(&u->match);

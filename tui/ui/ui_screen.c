@@ -302,13 +302,15 @@ int ui_input(ui *u)
             u->last_key = UI_KEY_INTERRUPT;
             return UI_KEY_INTERRUPT;
         }
-        timeout(ui_measure_running(u) ? 100 : 500);
+        timeout(ui_measure_running(u) || ui_stats_running(u) ? 100 : 500);
         int c = getch();
         if (c == ERR) {
             if (ui_sigint)
                 continue;
-            /* timeout: the measurement, then the flags again */
-            if (ui_measure_poll(u) && u->ticks) {
+            /* timeout: the background jobs, then the flags again */
+            int moved = ui_measure_poll(u);
+            moved |= u->ticks && ui_stats_poll(u);
+            if (moved && u->ticks) {
                 u->last_key = UI_KEY_TICK;
                 return UI_KEY_TICK;
             }
