@@ -22,6 +22,10 @@ TUI=$(pwd)/$BUILD/tui
 export TUI
 FIX=${FIX:-$(pwd)/build/fixtures}
 export FIX
+# the score cache of --rank: the suite's own, never the user's ~/.cache
+TUI_CACHE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tui-cache.XXXXXX") || exit 1
+export TUI_CACHE_DIR
+trap 'rm -rf "$TUI_CACHE_DIR"' EXIT
 # In the sanitizer build (build-san/), LeakSanitizer's exit-time scan
 # of dynamic TLS crashes ("Tracer caught signal 11", a bogus DTLS range)
 # on a thread libtorch starts during a backward with everything

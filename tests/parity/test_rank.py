@@ -90,6 +90,8 @@ def main():
     if checks.missing_tui("test_rank"):
         return 1
     tmp = tempfile.mkdtemp(prefix="test_rank.")
+    # a score cache of its own (tests/cli/rank_cache.sh tests the cache)
+    os.environ["TUI_CACHE_DIR"] = os.path.join(tmp, "cache")
     try:
         sd = weights()
         path = os.path.join(tmp, "w.pt")

@@ -10,56 +10,16 @@
 #include "../core/err.h"
 #include "../core/jsonw.h"
 #include "../core/pattern.h"
+#include "../core/preset_spectrum.h"
+#include "../core/score_cache.h"
 #include "../inspect/snr.h"
-
-/* The weight type: what follows the first all-digit segment ("layers.3.
- * mlp.up_proj.weight" -> "mlp.up_proj.weight"); the whole name when
- * there is none. */
-static const char *weight_type(const char *name, size_t len, size_t *tlen)
-{
-    size_t a = 0;
-    while (a < len) {
-        size_t b = a;
-        while (b < len && name[b] != '.')
-            b++;
-        int digits = b > a;
-        for (size_t k = a; k < b; k++)
-            digits &= name[k] >= '0' && name[k] <= '9';
-        if (digits && b < len) {
-            *tlen = len - b - 1;
-            return name + b + 1;
-        }
-        a = b + 1;
-    }
-    *tlen = len;
-    return name;
-}
 
 typedef struct {
     size_t i;
     const char *type;
     size_t tlen;
-    double score;
     size_t rank, of;
 } row;
-
-static int by_type_score(const void *pa, const void *pb)
-{
-    const row *a = pa, *b = pb;
-    size_t n = a->tlen < b->tlen ? a->tlen : b->tlen;
-    int c = memcmp(a->type, b->type, n);
-    if (c || a->tlen != b->tlen)
-        return c ? c : (a->tlen > b->tlen) - (a->tlen < b->tlen);
-    if (a->score != b->score)
-        return a->score < b->score ? 1 : -1; /* Inf first, NaN last */
-    return (a->i > b->i) - (a->i < b->i);
-}
-
-static int by_index(const void *pa, const void *pb)
-{
-    const row *a = pa, *b = pb;
-    return (a->i > b->i) - (a->i < b->i);
-}
 
 static void progress(void *ctx, size_t done, size_t total)
 {
@@ -81,10 +41,11 @@ static void json_num(FILE *out, const char *key, double v)
 }
 
 static void print_rows(FILE *out, const table *t, const row *r, size_t n,
-                       const snr_result *res, int json)
+                       const snr_result *res, int json, size_t cached)
 {
     if (json) {
-        fprintf(out, "{\"method\":\"snr\",\"tensors\":[");
+        fprintf(out, "{\"method\":\"snr\",\"cached\":%zu,\"computed\":%zu,"
+                "\"tensors\":[", cached, n - cached);
         for (size_t k = 0; k < n; k++) {
             const snr_result *s = &res[r[k].i];
             fprintf(out, "%s{\"name\":", k ? "," : "");
@@ -120,8 +81,72 @@ static void print_rows(FILE *out, const table *t, const row *r, size_t n,
                 (int)table_at(t, r[k].i)->name_len, table_name(t, r[k].i),
                 dims, s->score, s->snr, rk);
     }
-    fprintf(out, "%zu weights scored (rank: within the weight type, the "
-            "name after its first number; 1 = highest score)\n", n);
+    fprintf(out, "%zu weights scored", n);
+    if (cached)
+        fprintf(out, ", %zu of them read from the score cache", cached);
+    fprintf(out, " (rank: within the weight type, the name after its first "
+            "number; 1 = highest score)\n");
+}
+
+/* Takes the cached scores of the selected weights into res (bits of
+ * scored, removed from todo), and returns how many. */
+static size_t take_cached(const score_cache *c, bitset *todo, snr_result *res,
+                          bitset *scored)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        if (!bitset_get(todo, i) || !bitset_get(&c->have, i))
+            continue;
+        const score_entry *e = &c->e[i];
+        res[i] = (snr_result){e->score, e->snr, e->smax, e->m, e->n};
+        bitset_clear(todo, i);
+        bitset_set(scored, i);
+        k++;
+    }
+    return k;
+}
+
+/* Puts what was computed (in scored, not cached) into c and saves it;
+ * a failure is a warning into warn. */
+static void save_computed(score_cache *c, const table *t, const bitset *done,
+                          const snr_result *res, char *warn, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        if (!bitset_get(done, i))
+            continue;
+        const snr_result *s = &res[i];
+        score_entry e = {s->score, s->snr, s->smax, s->m, s->n};
+        score_cache_put(c, i, &e);
+        k++;
+    }
+    if (k && score_cache_save(c, t) < 0 && !warn[0])
+        snprintf(warn, cap, "%s", err_msg());
+}
+
+/* The ranks within each weight type (1 = highest score) into r. */
+static int rank_rows(const table *t, const bitset *scored,
+                     const snr_result *res, row *r, size_t n)
+{
+    double *key = calloc(t->count ? t->count : 1, sizeof *key);
+    size_t *rank = calloc(t->count ? t->count : 1, sizeof *rank);
+    size_t *of = calloc(t->count ? t->count : 1, sizeof *of);
+    int rc = -1;
+    if (!key || !rank || !of) {
+        err_set("out of memory");
+    } else {
+        for (size_t i = 0; i < t->count; i++)
+            key[i] = res[i].score;
+        rc = spectrum_rank(t, scored, key, rank, of);
+        for (size_t k = 0; rc == 0 && k < n; k++) {
+            r[k].rank = rank[r[k].i];
+            r[k].of = of[r[k].i];
+        }
+    }
+    free(key);
+    free(rank);
+    free(of);
+    return rc;
 }
 
 int rank_cli_print(FILE *out, const table *t, const char *method,
@@ -129,13 +154,16 @@ int rank_cli_print(FILE *out, const table *t, const char *method,
 {
     if (strcmp(method, "snr") != 0)
         return err_set("--rank: unknown method '%s' (there is: snr)", method);
-    bitset sel, scored;
+    bitset sel, scored, todo;
+    score_cache c;
+    char warn[1200] = "";
     snr_result *res = calloc(t->count ? t->count : 1, sizeof *res);
     row *r = calloc(t->count ? t->count : 1, sizeof *r);
     int have_sel = bitset_init(&sel, t->count) == 0;
     int have_scored = bitset_init(&scored, t->count) == 0;
-    int rc = -1;
-    if (!res || !r || !have_sel || !have_scored) {
+    int have_todo = bitset_init(&todo, t->count) == 0;
+    int have_c = 0, rc = -1;
+    if (!res || !r || !have_sel || !have_scored || !have_todo) {
         err_set("out of memory");
         goto out;
     }
@@ -154,40 +182,49 @@ int rank_cli_print(FILE *out, const table *t, const char *method,
             goto out;
         }
     }
-    if (snr_run(t, npat ? &sel : NULL, res, &scored,
+    for (size_t i = 0; i < t->count; i++)
+        if ((!npat || bitset_get(&sel, i)) && snr_tensor_ok(t, i))
+            bitset_set(&todo, i);
+    size_t cached = 0;
+    if (score_cache_open(&c, t) == 0) {
+        have_c = 1;
+        if (score_cache_load(&c, t) < 0)
+            snprintf(warn, sizeof warn, "%s", err_msg());
+        cached = take_cached(&c, &todo, res, &scored);
+    } else {
+        snprintf(warn, sizeof warn, "score cache not used: %s", err_msg());
+    }
+    if (snr_run(t, &todo, res, &scored,
                 isatty(STDERR_FILENO) ? progress : NULL, NULL))
         goto out;
+    if (have_c)
+        save_computed(&c, t, &todo, res, warn, sizeof warn);
     size_t n = 0;
     for (size_t i = 0; i < t->count; i++) {
         if (!bitset_get(&scored, i))
             continue;
         r[n].i = i;
-        r[n].type = weight_type(table_name(t, i), table_at(t, i)->name_len,
-                                &r[n].tlen);
-        r[n].score = res[i].score;
+        r[n].type = spectrum_weight_type(table_name(t, i),
+                                         table_at(t, i)->name_len,
+                                         &r[n].tlen);
         n++;
     }
-    qsort(r, n, sizeof *r, by_type_score);
-    for (size_t a = 0; a < n;) {
-        size_t b = a;
-        while (b < n && r[b].tlen == r[a].tlen &&
-               memcmp(r[b].type, r[a].type, r[a].tlen) == 0)
-            b++;
-        for (size_t k = a; k < b; k++) {
-            r[k].rank = k - a + 1;
-            r[k].of = b - a;
-        }
-        a = b;
-    }
-    qsort(r, n, sizeof *r, by_index);
-    print_rows(out, t, r, n, res, json);
+    if (rank_rows(t, &scored, res, r, n))
+        goto out;
+    print_rows(out, t, r, n, res, json, cached);
     rc = fflush(out) == 0 && !ferror(out)
              ? 0 : err_set("writing the scores: %s", strerror(errno));
+    if (warn[0])
+        fprintf(stderr, "tui: warning: %s\n", warn);
 out:
+    if (have_c)
+        score_cache_free(&c);
     if (have_sel)
         bitset_free(&sel);
     if (have_scored)
         bitset_free(&scored);
+    if (have_todo)
+        bitset_free(&todo);
     free(res);
     free(r);
     return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "preset_spectrum.h"
 #include "preset_staged.h"
 
 static const preset_gen gens[] = {
@@ -38,6 +39,19 @@ static const preset_gen gens[] = {
      "the frozen set and the stages stay as they are.",
      {{"factor", 75, 1, 100, "the decay factor in hundredths (75: 0.75)"}},
      1, preset_staged_layer_decay},
+    {"spectrum",
+     "Spectrum's data-driven selection (cognitivecomputations/spectrum): "
+     "in each weight type (the name after the layer number) the top `top` "
+     "percent by the signal-to-noise score that `tui --rank snr` computed "
+     "and cached train, each with its module (its bias too), and always "
+     "lm_head.weight and model.embed_tokens.weight; the rest is frozen. "
+     "scale_invariant=1 ranks by snr alone, which the weights' scale does "
+     "not change (Spectrum's score divides by the largest singular value).",
+     {{"top", 50, 1, 100,
+       "percent of each weight type to train, highest score first"},
+      {"scale_invariant", 0, 0, 1,
+       "1: rank by snr instead of Spectrum's snr / max(S)"}},
+     2, preset_spectrum_make},
 };
 #define NGENS (sizeof gens / sizeof *gens)
 

@@ -6,31 +6,13 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "../core/score_cache.h"
 #include "stats.h"
 #include "values.h"
 
 int snr_tensor_ok(const table *t, size_t i)
 {
-    const table_tensor *x = table_at(t, i);
-    if (x->kind != TK_PARAMETER || x->ndim == 0 || x->numel == 0 ||
-        (x->flags & TF_SPARSE))
-        return 0;
-    switch ((dtype)x->dtype) {
-    case DT_F64: case DT_F32: case DT_F16: case DT_BF16:
-    case DT_F8_E5M2: case DT_F8_E4M3: case DT_F8_E4M3FNUZ:
-    case DT_F8_E5M2FNUZ:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* The matrix tensor i is scored as: 1 x n, or shape[0] x the rest. */
-static void matrix_dims(const table *t, size_t i, uint64_t *m, uint64_t *n)
-{
-    const table_tensor *x = table_at(t, i);
-    *m = x->ndim == 1 ? 1 : table_shape(t, i)[0];
-    *n = x->numel / *m;
+    return score_cache_tensor_ok(t, i);
 }
 
 /* Reads tensor i widened to float64 into w (numel entries). Returns 0,
@@ -57,7 +39,7 @@ static int score_one(const table *t, size_t i, snr_result *out)
     const table_tensor *x = table_at(t, i);
     const char *path = table_file_path(t, x->file), *name = table_name(t, i);
     uint64_t m, n;
-    matrix_dims(t, i, &m, &n);
+    score_cache_dims(t, i, &m, &n);
     if (x->numel > SNR_MAX_ELEMENTS || m > INT_MAX || n > INT_MAX)
         return err_set("%s: tensor '%s': %llu elements, more than --rank "
                        "scores in one matrix (%llu)", path, name,

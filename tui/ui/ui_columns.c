@@ -2,11 +2,16 @@
  * (ui_make_layout), the header line over them, which names each column
  * and shows the sort order (as htop's and ncdu's headers do), and the
  * breadcrumb: the full dotted name of the selected row, in the status
- * line.
+ * line; the score column, from the checkpoint's score cache (`tui --rank
+ * snr` fills it).
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../core/err.h"
+#include "../core/score_cache.h"
 #include "../core/session_stage.h"
 #include "ui_impl.h"
 
@@ -15,7 +20,8 @@ void ui_make_layout(ui *u, ui_layout *L)
     int w = u->cols - 4; /* the mark */
     L->thaw_w = session_stage_count(u->s) > 1 && w >= 60 ? 7 : 0;
     L->lr_w = w >= 60 && ui_stage_update_lr(u) ? 13 : 0;
-    w -= L->thaw_w + L->lr_w;
+    L->score_w = u->score_node && w >= 60 ? 10 : 0;
+    w -= L->thaw_w + L->lr_w + L->score_w;
     L->bytes_w = 11;
     L->params_w = w >= 60 ? 16 : 0;
     L->bar_w = w >= 70 ? 12 : 0;
@@ -77,6 +83,7 @@ void ui_draw_column_heads(ui *u, int y, const ui_layout *L)
     head(u, "size", L->bytes_w - 1, 0, m == TREE_SORT_SIZE);
     head(u, "thaws", L->thaw_w, 0, 0);
     head(u, "lr", L->lr_w, 0, 0);
+    head(u, "score", L->score_w, 0, 0);
     if (L->bar_w) /* each bar against the row's largest sibling */
         ui_put(u, "  share", 7, L->bar_w);
     ui_color_set(u, UIC_NORMAL);
@@ -99,4 +106,69 @@ int ui_breadcrumb(const ui *u, char *buf, size_t cap)
         buf[len] = '\0';
     }
     return (int)len;
+}
+
+/* max that skips NaN (NaN: none yet) */
+static double upto(double a, double b)
+{
+    return isnan(a) || b > a ? b : a;
+}
+
+void ui_scores_load(ui *u)
+{
+    const tree *tr = &u->s->tr;
+    score_cache c;
+    double *all = NULL, *mat = NULL;
+    if (score_cache_open(&c, &u->s->t))
+        return;
+    int rc = score_cache_load(&c, &u->s->t);
+    if (rc < 0)
+        ui_message(u, 0, "%s", err_msg()); /* stale or damaged */
+    if (rc > 0) {
+        all = malloc((tr->count ? tr->count : 1) * sizeof *all);
+        mat = malloc((tr->count ? tr->count : 1) * sizeof *mat);
+    }
+    if (all && mat) {
+        for (size_t j = 0; j < tr->count; j++) {
+            long i = tr->nodes[j].tensor;
+            all[j] = mat[j] = NAN;
+            if (i >= 0 && bitset_get(&c.have, (size_t)i)) {
+                all[j] = c.e[i].score;
+                if (c.e[i].m > 1)
+                    mat[j] = c.e[i].score;
+            }
+        }
+        /* pre-order: every node comes after its parent */
+        for (size_t j = tr->count; j-- > 1;) {
+            size_t p = (size_t)(tr->nodes[j].parent - tr->nodes);
+            all[p] = upto(all[p], all[j]);
+            mat[p] = upto(mat[p], mat[j]);
+        }
+        for (size_t j = 0; j < tr->count; j++)
+            if (tr->nodes[j].child && !isnan(mat[j]))
+                all[j] = mat[j]; /* a module: its matrices */
+        u->score_node = all;
+        all = NULL;
+    }
+    free(all);
+    free(mat);
+    score_cache_free(&c);
+}
+
+void ui_score_cell(const ui *u, const tree_node *n, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (!u->score_node)
+        return;
+    double v = u->score_node[n - u->s->tr.nodes];
+    if (isinf(v))
+        snprintf(buf, cap, "inf");
+    else if (!isnan(v))
+        snprintf(buf, cap, "%.4g", v);
+}
+
+void ui_scores_free(ui *u)
+{
+    free(u->score_node);
+    u->score_node = NULL;
 }

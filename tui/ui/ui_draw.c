@@ -390,6 +390,10 @@ static void draw_row(ui *u, int y, size_t k, const ui_layout *L)
         ui_stage_lr_cell(u, n, tmp, sizeof tmp);
         put_right(u, tmp, L->lr_w);
     }
+    if (L->score_w) {
+        ui_score_cell(u, n, tmp, sizeof tmp);
+        put_right(u, tmp, L->score_w);
+    }
     if (L->bar_w) /* as ncdu: against the largest of its siblings */
         draw_bar(u, n->bytes, tree_sibling_max_bytes(first), L->bar_w,
                  ui_color_attr(u, state_color(st)) | rev);

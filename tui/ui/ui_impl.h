@@ -5,7 +5,8 @@
  *   ui_keys.c    ui_run: the main loop, the key table and its actions
  *   ui_draw.c    immediate-mode drawing of the whole screen
  *   ui_columns.c the tree pane's column widths, the column headers (with
- *                the sort order), the breadcrumb of the selected row
+ *                the sort order), the breadcrumb of the selected row,
+ *                the score column (the cached spectral scores)
  *   ui_box.c     boxes over it: text (help, plan report), questions
  *   ui_prompt.c  the line editor, the pattern and search prompts
  *   ui_menu.c    the presets menu
@@ -155,6 +156,9 @@ typedef struct ui {
                                 measurement runs (the main loop only) */
     ui_measure meas;
     struct ui_stats *stats;  /* ui_stats.c: NULL until S */
+    double *score_node;      /* ui_columns.c: each tree node's score
+                                column (NaN: blank); NULL without the
+                                checkpoint's score cache */
 } ui;
 
 /* --- ui_stage.c: the stage selector --- */
@@ -275,6 +279,7 @@ void ui_update_estimate(ui *u);
 typedef struct {
     int name_w, shape_w, dtype_w, params_w, bytes_w, bar_w;
     int thaw_w, lr_w;        /* a staged plan's columns (0: none) */
+    int score_w;             /* the cached spectral scores (0: none) */
 } ui_layout;
 
 /* The columns that fit u->cols. Cannot fail. */
@@ -283,6 +288,19 @@ void ui_make_layout(ui *u, ui_layout *L);
 /* Paints the column headers on line y, over the columns of L, with the
  * sort order (s) and the sorted column marked. Cannot fail. */
 void ui_draw_column_heads(ui *u, int y, const ui_layout *L);
+
+/* Reads the checkpoint's score cache (core/score_cache.h) for the score
+ * column: a weight's row shows its Spectrum score, a module's the
+ * highest of its matrices (of all its weights when it has none). No
+ * cache: no column; a bad one: no column and the reason in the message.
+ * Cannot fail. */
+void ui_scores_load(ui *u);
+
+/* Node n's score cell into buf ("" for none). Cannot fail. */
+void ui_score_cell(const ui *u, const tree_node *n, char *buf, size_t cap);
+
+/* Frees what ui_scores_load kept. Idempotent. */
+void ui_scores_free(ui *u);
 
 /* The full dotted name of the selected row into buf (cap bytes, cut to
  * fit), a module's with a trailing '/'; "" on the root. Returns its

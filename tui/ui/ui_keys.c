@@ -599,6 +599,7 @@ int ui_run(session *s, const ui_config *cfg)
         fprintf(stderr, "tui: out of memory\n");
         goto out;
     }
+    ui_scores_load(u);
     if (cfg->plan_path)
         snprintf(u->plan_path, sizeof u->plan_path, "%s", cfg->plan_path);
     if (s->foreign_plan && s->has_base && s->base.model.path)
@@ -615,6 +616,7 @@ int ui_run(session *s, const ui_config *cfg)
 out:
     ui_measure_end(u);
     ui_stats_end(u);
+    ui_scores_free(u);
     ui_stage_end(u);
     view_free(&u->v);
     bitset_free(&u->match);
