@@ -19,7 +19,12 @@
 //     ones 25 MiB, the open ones last, in ready order (not sorted). A run
 //     resumed past step 1 records the order in its first backward and
 //     reduces that step in the rebuilt layout already (the reduction
-//     follows the backward, it does not overlap it).
+//     follows the backward, it does not overlap it);
+//   - a staged run wraps the module anew at each stage boundary, as the
+//     Python route must (a Reducer knows only the parameters that
+//     required grad when DDP was built): the reduced parameters become
+//     those that require grad now, in module order, and "step 1" and
+//     "from step 2" above count from the boundary (ts_dist_watch).
 #define USE_C10D_GLOO 1
 #include "ts_impl.hpp"
 #include "ts_dist.h"
@@ -46,6 +51,8 @@ struct ts_dist {
     c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
     std::shared_ptr<ts_ready> ready = std::make_shared<ts_ready>();
     std::vector<std::pair<at::Tensor, unsigned>> hooks; // to remove
+    std::vector<at::Tensor> params; // reduced: the Reducer's parameters
+    bool initial = true;  // the next step is the wrapper's first
     std::vector<std::vector<size_t>> buckets; // from step 2; empty before
     bool lost = false;   // a collective failed (a peer gone or hung)
 };
@@ -113,6 +120,14 @@ void ts_dist_sync_buffers(ts_dist *d, ts_module *m)
     ts_dist_bcast_coalesced(d, b);
 }
 
+void ts_dist_sync_module(ts_dist *d, ts_module *m)
+{
+    std::vector<at::Tensor> all;
+    for (auto &e : m->entries)
+        all.push_back(e.t);
+    ts_dist_bcast_coalesced(d, all);
+}
+
 void ts_dist_reduce_stats(ts_dist *d, double *v, int n)
 {
     at::Tensor t = torch::from_blob(v, {n}, at::kDouble).clone();
@@ -126,11 +141,20 @@ int ts_dist_world(const ts_dist *d)
     return d->world;
 }
 
-void ts_dist_watch(ts_dist *d, const std::vector<at::Tensor> &params)
+// Removes the ready-order hooks.
+static void ts_dist_unhook(ts_dist *d)
 {
     for (auto &h : d->hooks)
         h.first.remove_hook(h.second);
     d->hooks.clear();
+}
+
+void ts_dist_watch(ts_dist *d, const std::vector<at::Tensor> &params,
+                   bool initial)
+{
+    ts_dist_unhook(d);
+    d->params = params;
+    d->initial = initial;
     d->buckets.clear();
     d->ready->order.clear();
     d->ready->on = true;
@@ -203,12 +227,12 @@ static void ts_dist_reduce_bucket(ts_dist *d,
     }
 }
 
-void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params,
-                          bool first)
+void ts_dist_reduce_grads(ts_dist *d)
 {
+    const std::vector<at::Tensor> &params = d->params;
     if (d->buckets.empty()) {
-        // the layout from step 2 on, from this backward's ready order (a
-        // trainable tensor that got no gradient goes last)
+        // the layout from the wrapper's step 2 on, from this backward's
+        // ready order (a trainable tensor that got no gradient goes last)
         d->ready->on = false;
         std::vector<bool> seen(params.size(), false);
         std::vector<size_t> uniq;
@@ -221,25 +245,25 @@ void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params,
             if (!seen[i])
                 uniq.push_back(i);
         d->buckets = ts_dist_rebuild(params, uniq);
-        for (auto &h : d->hooks)
-            h.first.remove_hook(h.second);
-        d->hooks.clear();
-        if (first) {
-            // step 1 itself: one bucket per dtype in parameter order
-            std::map<int, std::vector<size_t>> by;
-            std::vector<int> keys;
-            for (size_t i = 0; i < params.size(); i++) {
-                if (!params[i].grad().defined())
-                    continue;
-                int k = (int)params[i].scalar_type();
-                if (!by.count(k))
-                    keys.push_back(k);
-                by[k].push_back(i);
-            }
-            for (int k : keys)
-                ts_dist_reduce_bucket(d, params, by[k]);
-            return;
+        ts_dist_unhook(d);
+    }
+    if (d->initial) {
+        // the wrapper's step 1 itself: one bucket per dtype in parameter
+        // order
+        d->initial = false;
+        std::map<int, std::vector<size_t>> by;
+        std::vector<int> keys;
+        for (size_t i = 0; i < params.size(); i++) {
+            if (!params[i].grad().defined())
+                continue;
+            int k = (int)params[i].scalar_type();
+            if (!by.count(k))
+                keys.push_back(k);
+            by[k].push_back(i);
         }
+        for (int k : keys)
+            ts_dist_reduce_bucket(d, params, by[k]);
+        return;
     }
     for (const auto &b : d->buckets) {
         std::vector<size_t> defined;
@@ -304,10 +328,7 @@ void ts_dist_free(ts_dist *d)
 int ts_dist_broadcast_module(ts_dist *d, ts_module *m)
 {
     TS_PROTECT(
-        std::vector<at::Tensor> all;
-        for (auto &e : m->entries)
-            all.push_back(e.t);
-        ts_dist_bcast_coalesced(d, all);
+        ts_dist_sync_module(d, m);
         return 0;)
 }
 

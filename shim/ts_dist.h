@@ -6,9 +6,10 @@
  * DistributedDataParallel's semantics (PyTorch 1.13 defaults):
  * parameters and buffers broadcast from rank 0 at the start, buffers
  * broadcast from rank 0 before every training forward, the gradients of
- * trainable tensors multiplied by 1/W and summed (bucketed, one flat
- * buffer per dtype), the step's loss and accuracy summed over the ranks
- * so that every rank sees the same figures and stops at the same step.
+ * trainable tensors multiplied by 1/W and summed (in DDP's bucket
+ * layout; a staged run wraps the module anew at each stage boundary),
+ * the step's loss and accuracy summed over the ranks so that every rank
+ * sees the same figures and stops at the same step.
  *
  * Same conventions as ts.h: 0 ok, -1 with ts_last_error set; nothing
  * throws across the boundary; *_free(NULL) is a no-op. A collective that
@@ -74,8 +75,26 @@ int ts_dist_broadcast_bytes(ts_dist *d, void *buf, size_t n);
  * broadcasts the buffers from rank 0 before the forward, sums the loss
  * and accuracy over the ranks (r->loss is then the mean of the ranks'
  * losses, finite on every rank or on none), and reduces the gradients
- * before clipping and the update. Returns 0, or -1. */
-int ts_trainer_set_dist(ts_trainer *t, ts_dist *d);
+ * before clipping and the update, of the parameters in t that require
+ * grad now, in module order (DDP's Reducer over the module as it is
+ * wrapped). `fresh` 1: the next step is the wrapper's first (as after
+ * DDP's construction: one bucket per dtype in parameter order, then the
+ * layout rebuilt from that step's ready order); 0: a resumed run whose
+ * wrapper has taken steps already (the next step records the ready
+ * order and reduces in the rebuilt layout, as the uninterrupted run
+ * does). Does not broadcast the module (ts_dist_broadcast_module).
+ * Returns 0, or -1. */
+int ts_trainer_set_dist(ts_trainer *t, ts_dist *d, int fresh);
+
+/* At a stage boundary, after parameters stopped or started requiring
+ * grad (and joined t): wraps the module anew, as the Python route builds
+ * a new DistributedDataParallel there: rank 0's parameters and buffers
+ * copied to every rank (its _sync_module_states), the reduced parameters
+ * those that require grad now, in module order, and the next step the
+ * new wrapper's first (ts_trainer_set_dist with fresh 1). Nothing to do
+ * (0) when t has no group. Returns 0, or -1 with the error set (a lost
+ * peer: ts_dist_lost). */
+int ts_trainer_dist_rewrap(ts_trainer *t);
 
 /* Rank `rank`'s share of a permutation as DistributedSampler takes it
  * (drop_last False): the permutation padded to ceil(n/W)*W with its own

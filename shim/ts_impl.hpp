@@ -59,16 +59,25 @@ int ts_fail_current();
 struct ts_dist;
 // Copies rank 0's buffers of m into every rank's.
 void ts_dist_sync_buffers(ts_dist *d, ts_module *m);
+// Copies rank 0's parameters and buffers of m into every rank's (DDP's
+// _sync_module_states when it wraps a module).
+void ts_dist_sync_module(ts_dist *d, ts_module *m);
 // Sums n doubles over the ranks, in place.
 void ts_dist_reduce_stats(ts_dist *d, double *v, int n);
-// Records, from now on, the order in which the gradients of `params`
-// become ready (for the buckets of the steps after the next one).
-void ts_dist_watch(ts_dist *d, const std::vector<at::Tensor> &params);
-// Averages the defined gradients of `params` over the ranks (x 1/W, then
-// a bucketed SUM allreduce, in DDP's layout).
-// `first`: this is the run's step 1 (DDP's first-iteration layout).
-void ts_dist_reduce_grads(ts_dist *d, const std::vector<at::Tensor> &params,
-                          bool first);
+// Makes `params` (the parameters requiring grad, in module order, as
+// DDP's _build_params_for_reducer lists them) the ones reduced from the
+// next step on, as a new DDP's Reducer would, and records the order in
+// which their gradients become ready in the next backward. `initial`:
+// the next step is the wrapper's first (DDP's first-iteration layout,
+// one bucket per dtype in parameter order; the ready order makes the
+// layout of the steps after it); otherwise the next step already
+// reduces in the layout rebuilt from its own ready order (a resumed
+// run, as the uninterrupted one).
+void ts_dist_watch(ts_dist *d, const std::vector<at::Tensor> &params,
+                   bool initial);
+// Averages the defined gradients of the watched parameters over the
+// ranks (x 1/W, then a bucketed SUM allreduce, in DDP's layout).
+void ts_dist_reduce_grads(ts_dist *d);
 int ts_dist_world(const ts_dist *d);
 
 // "F32" -> at::kFloat; throws on an unknown name.

@@ -12,6 +12,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -43,7 +44,6 @@ struct ts_trainer {
     uint64_t grad_bytes = 0;
     std::vector<double> group_lr{0.0}; // [0]: the step's lr argument
     ts_dist *dist = nullptr;         // data-parallel group, or none
-    std::vector<at::Tensor> dist_params; // params' tensors, for it
     // ts_trainer_state_info's names and shapes, rebuilt on each listing
     mutable std::vector<std::string> st_names;
     mutable std::vector<std::vector<int64_t>> st_shapes;
@@ -222,6 +222,24 @@ static void ts_update(ts_trainer *t, double lr)
     }
 }
 
+// The parameters a DistributedDataParallel built now would reduce: those
+// of the optimizer that require grad, in module order (its
+// _build_params_for_reducer), handed to the group as a new wrapper's.
+static void ts_trainer_watch(ts_trainer *t, bool initial)
+{
+    std::vector<const ts_param *> l;
+    for (const auto &q : t->params)
+        if (q.p.requires_grad())
+            l.push_back(&q);
+    std::sort(l.begin(), l.end(), [](const ts_param *a, const ts_param *b) {
+        return a->entry < b->entry;
+    });
+    std::vector<at::Tensor> ps;
+    for (const ts_param *q : l)
+        ps.push_back(q->p);
+    ts_dist_watch(t->dist, ps, initial);
+}
+
 extern "C" {
 
 int ts_trainer_new(ts_module *m, const ts_train_config *c, ts_trainer **out)
@@ -310,7 +328,7 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         loss.backward();
         if (t->dist) {
             c0 = clk::now();
-            ts_dist_reduce_grads(t->dist, t->dist_params, t->steps == 0);
+            ts_dist_reduce_grads(t->dist);
             r->reduce_seconds = since(c0);
             r->comm_seconds += r->reduce_seconds;
         }
@@ -336,15 +354,22 @@ int ts_trainer_step(ts_trainer *t, const ts_tensor *x, const ts_tensor *y,
         return 0;)
 }
 
-int ts_trainer_set_dist(ts_trainer *t, ts_dist *d)
+int ts_trainer_set_dist(ts_trainer *t, ts_dist *d, int fresh)
 {
     TS_PROTECT(
         t->dist = d;
-        t->dist_params.clear();
-        for (auto &q : t->params)
-            t->dist_params.push_back(q.p);
         if (d)
-            ts_dist_watch(d, t->dist_params);
+            ts_trainer_watch(t, fresh != 0);
+        return 0;)
+}
+
+int ts_trainer_dist_rewrap(ts_trainer *t)
+{
+    TS_PROTECT(
+        if (!t->dist)
+            return 0;
+        ts_dist_sync_module(t->dist, t->m);
+        ts_trainer_watch(t, true);
         return 0;)
 }
 
@@ -431,8 +456,6 @@ int ts_trainer_param(ts_trainer *t, size_t i, int group, double scale,
             n.entry = i;
             t->params.push_back(std::move(n));
             q = &t->params.back();
-            if (t->dist)
-                t->dist_params.push_back(q->p);
         }
         q->group = group;
         q->scale = scale;

@@ -135,6 +135,31 @@ static void digest_text(unsigned char out[32], const char *s, size_t n)
     sha256_digest(&h, 32, out);
 }
 
+/* A staged plan's part of the plan digest: each stage's first step, lr
+ * and frozen set, and every tensor's lr scale and weight decay. */
+static void stages_digest(const trainer *t, struct sha256_ctx *h)
+{
+    if (!t->staged)
+        return;
+    for (size_t k = 0; k < t->stages.n; k++) {
+        double lr = k && k < t->pl.nstages ? t->pl.stages[k].lr : t->lr;
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "stage %llu %.17g",
+                         (unsigned long long)t->stage_start[k], lr);
+        sha256_update(h, (size_t)n, (const uint8_t *)buf);
+        for (size_t i = 0; i < t->mt.count; i++)
+            if (bitset_get(&t->stages.frozen[k], i))
+                sha256_update(h, table_at(&t->mt, i)->name_len + 1,
+                              (const uint8_t *)table_name(&t->mt, i));
+    }
+    for (size_t i = 0; i < t->mt.count; i++) {
+        char buf[48];
+        int n = snprintf(buf, sizeof buf, "%.17g %d", t->lrs.scale[i],
+                         t->lrs.no_decay[i]);
+        sha256_update(h, (size_t)n, (const uint8_t *)buf);
+    }
+}
+
 static int digests(trainer *t, unsigned char d[AG_COUNT][32])
 {
     struct sha256_ctx h;
@@ -147,6 +172,7 @@ static int digests(trainer *t, unsigned char d[AG_COUNT][32])
     for (size_t i = 0; i < t->neval; i++)
         sha256_update(&h, strlen(t->eval_paths[i]) + 1,
                       (const uint8_t *)t->eval_paths[i]);
+    stages_digest(t, &h);
     sha256_digest(&h, 32, d[AG_PLAN]);
     if (table_fingerprint(&t->mt, fp) < 0)
         return -1;
@@ -191,8 +217,12 @@ int train_dist_agree(trainer *t)
                            ag_names[k], differ[k], t->world,
                            memcmp(mine[k], root[k], 32) ? ", this one too"
                                                         : "");
+    /* the next step is the wrapper's first when it starts the run or
+     * its stage (a resumed run past that reduces in the rebuilt layout
+     * at once, as the uninterrupted one) */
+    uint64_t wrapped = t->staged ? t->stage_start[t->stage] : 0;
     if (ts_dist_broadcast_module(t->dist, t->mod) < 0 ||
-        ts_trainer_set_dist(t->tr, t->dist) < 0)
+        ts_trainer_set_dist(t->tr, t->dist, t->step == wrapped) < 0)
         return err_set("rank %d: %s", t->rank, ts_last_error());
     return 0;
 }

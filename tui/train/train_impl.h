@@ -208,12 +208,14 @@ double train_lr_with(const trainer *t, double base, uint64_t s);
 /* Resolves the plan's stages and lr rules on the module (after the
  * trainer is made), gives stage 0's parameters their lr scale and weight
  * decay. Nothing to do without them. Returns 0, or -1 with err set (a
- * rule that matches nothing: PLAN:LINE:COL; several processes, not
- * supported yet). Makes the per-stage figures and estimates. */
+ * rule that matches nothing: PLAN:LINE:COL). Makes the per-stage
+ * figures and estimates. */
 int train_stages_setup(trainer *t);
 /* Before step `step` (0-based): enters the stages that start by then
- * (thaws, new groups, norm modes) and sets each group's lr for the step.
- * Returns 0 or -1 with err set. */
+ * (thaws, new groups, norm modes; on several processes, once the trainer
+ * has its group, the module wrapped anew: ts_trainer_dist_rewrap, a
+ * collective) and sets each group's lr for the step. Returns 0 or -1
+ * with err set. */
 int train_stages_step(trainer *t, uint64_t step);
 /* After a checkpoint's optimizer state is restored at t->step (the
  * stages up to it entered first, by train_stages_step): every trainable

@@ -4,7 +4,10 @@
  * each stage's first step the tensors it thaws made trainable and added
  * to the optimizer as a new group (lr the stage's, state empty, as
  * torch.optim's add_param_group), the norm layers they own back in train
- * mode. Group k's lr is the schedule applied to stage k's lr. */
+ * mode. Group k's lr is the schedule applied to stage k's lr. On several
+ * processes the module is wrapped anew at each boundary (a new DDP:
+ * rank 0's state broadcast, the reducer over the new trainable set, its
+ * first-iteration bucket layout again; docs/distributed.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +22,6 @@ int train_stages_setup(trainer *t)
                 !isnan(p->layer_decay);
     if (!t->staged)
         return 0;
-    if (t->world > 1 || t->dist)
-        return err_set("%s: stages and lr rules on several processes are "
-                       "not supported yet: train them in one process",
-                       t->plan_path);
     if (stages_resolve(&t->mt, p, &t->frozen, t->plan_path, &t->stages) ||
         lr_scales_resolve(&t->mt, p, t->plan_path, &t->lrs))
         return -1;
@@ -97,9 +96,19 @@ int train_stages_step(trainer *t, uint64_t step)
 {
     if (!t->staged)
         return 0;
+    size_t was = t->stage;
     while (t->stage + 1 < t->stages.n && step >= t->stage_start[t->stage + 1])
         if (enter(t, t->stage + 1) < 0)
             return -1;
+    /* several processes: DDP wrapped anew over the new trainable set, as
+     * the Python route must (nothing while a resume restores: the group
+     * joins the trainer after it, train_dist_agree) */
+    if (t->stage != was && ts_trainer_dist_rewrap(t->tr) < 0)
+        return ts_dist_lost(t->dist)
+                   ? err_set("rank %d: lost a peer at step %llu: %s", t->rank,
+                             (unsigned long long)step + 1, ts_last_error())
+                   : err_set("rank %d: stage %zu: wrapping the module anew: "
+                             "%s", t->rank, t->stage, ts_last_error());
     for (size_t k = 1; k <= t->stage; k++) {
         const plan_stage *g = &t->pl.stages[k];
         if (!t->stages.thawed[k])
