@@ -78,6 +78,8 @@ typedef struct {
     uint64_t stages_gen;
     int stages_stale;
     uint64_t shown_gen;     /* bumped whenever the set shown may change */
+    size_t counted;         /* the stage whose set the tree's frozen
+                               totals count */
     uint32_t *thaw;         /* session_thaw_stages: per tensor */
 } session;
 

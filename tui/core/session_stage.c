@@ -22,10 +22,14 @@ const bitset *session_shown_frozen(const session *s)
     return &s->fs.frozen;
 }
 
-/* The tree's frozen totals count the stage shown. */
+/* The tree's frozen totals count the stage shown (fs keeps them for
+ * stage 0 itself: recounted only when coming back from a later one). */
 static void show(session *s)
 {
-    tree_recount_frozen(&s->tr, tree_root(&s->tr), session_shown_frozen(s));
+    if (s->stage > 0 || s->counted > 0)
+        tree_recount_frozen(&s->tr, tree_root(&s->tr),
+                            session_shown_frozen(s));
+    s->counted = s->stage;
     s->shown_gen++;
 }
 
@@ -69,7 +73,7 @@ int session_stages_update(session *s)
     s->stages_stale = 0;
     if (s->stage >= st.n)
         s->stage = st.n - 1;
-    if (fill_thaw(s))
+    if (s->base.nstages && fill_thaw(s))
         goto fail;
     show(s);
     return 0;
@@ -94,7 +98,11 @@ int session_select_stage(session *s, size_t k)
 
 const uint32_t *session_thaw_stages(session *s)
 {
-    return session_stages_update(s) ? NULL : s->thaw;
+    if (session_stages_update(s))
+        return NULL;
+    if (!s->base.nstages && fill_thaw(s)) /* all 0: not kept up to date */
+        return NULL;
+    return s->thaw;
 }
 
 int session_estimate_stage(session *s, size_t k, mem_estimate *out)

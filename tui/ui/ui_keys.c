@@ -566,6 +566,15 @@ static void run_loop(ui *u)
                         key_label(c, kb, sizeof kb), t2 - t1,
                         t2 - u->key_ms);
         }
+        if (frame == 0) {
+            /* after the first frame: the score cache needs the
+             * checkpoint's fingerprint (a hash of every name) */
+            ui_scores_load(u);
+            if (u->score_node || u->msg[0]) {
+                ui_draw(u);
+                refresh();
+            }
+        }
         if (frame == 0 && u->cfg->plan_report && u->cfg->plan_report[0]) {
             ui_show_text(u, "this plan on this checkpoint",
                          u->cfg->plan_report);
@@ -599,7 +608,6 @@ int ui_run(session *s, const ui_config *cfg)
         fprintf(stderr, "tui: out of memory\n");
         goto out;
     }
-    ui_scores_load(u);
     if (cfg->plan_path)
         snprintf(u->plan_path, sizeof u->plan_path, "%s", cfg->plan_path);
     if (s->foreign_plan && s->has_base && s->base.model.path)
